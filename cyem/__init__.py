@@ -1,1 +1,34 @@
-"""cyem placeholder"""
+"""cyem: Gaussian mixture models fitted by EM, with compiled one-pass kernels.
+
+>>> import cyem
+>>> model = cyem.GaussianMixture(n_components=2)
+
+Public API
+----------
+GaussianMixture
+    scikit-learn-compatible estimator (univariate data for now).
+em
+    The EM loop from given starting parameters, without the estimator.
+show_config
+    Print how the compiled kernels were built and what they run with.
+get_include
+    Directory of cyem's Cython ``.pxd`` files, for builds that ``cimport`` it.
+"""
+
+from ._config import get_include, show_config
+from ._em import EMResult, em
+from ._version import __version__
+from .exceptions import ConvergenceWarning, DegenerateComponentWarning, NotFittedError
+from .mixture import GaussianMixture
+
+__all__ = [
+    "ConvergenceWarning",
+    "DegenerateComponentWarning",
+    "EMResult",
+    "GaussianMixture",
+    "NotFittedError",
+    "__version__",
+    "em",
+    "get_include",
+    "show_config",
+]

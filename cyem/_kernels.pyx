@@ -404,8 +404,7 @@ def lloyd_1d(const floating[::1] x, const double[::1] sample_weight,
     sq_sums = np.zeros(K)
     midpoints = np.empty(max(K - 1, 1))
     cdef double[::1] n_k = counts, s_k = sums, q_k = sq_sums, mids = midpoints
-    centers_sorted = np.sort(np.asarray(centers))
-    centers[:] = centers_sorted
+    np.asarray(centers).sort()
     with nogil:
         for it in range(max_iter + 1):
             for k in range(K - 1):
@@ -492,6 +491,50 @@ cdef inline double _uniform(uint64_t *state) noexcept nogil:
     z = (z ^ (z >> 27)) * <uint64_t> 0x94D049BB133111EB
     z = z ^ (z >> 31)
     return ((z >> 11) + 1) * (1.0 / 9007199254740992.0)
+
+
+# --------------------------------------------------------------------------
+# Validation kernels (no allocation proportional to n)
+# --------------------------------------------------------------------------
+
+def count_nonfinite(const floating[::1] x):
+    """Number of NaN and of infinite values in ``x``: (n_nan, n_inf)."""
+    cdef Py_ssize_t i, n_nan = 0, n_inf = 0
+    cdef double v
+    with nogil:
+        for i in range(x.shape[0]):
+            v = x[i]
+            if v != v:
+                n_nan += 1
+            elif v - v != 0:      # only +-inf gives inf - inf = NaN
+                n_inf += 1
+    return n_nan, n_inf
+
+
+def count_distinct_upto(const floating[::1] x, const double[::1] sample_weight,
+                        Py_ssize_t limit):
+    """Number of distinct values of ``x`` (among points of positive weight),
+    counting no further than ``limit``: O(n * limit) at worst, but it stops as
+    soon as ``limit`` distinct values are seen, typically within a few points."""
+    cdef Py_ssize_t i, j, count = 0
+    cdef bint seen, weighted = sample_weight is not None
+    found = np.empty(max(limit, 1))
+    cdef double[::1] found_v = found
+    with nogil:
+        for i in range(x.shape[0]):
+            if count >= limit:
+                break
+            if weighted and not (sample_weight[i] > 0):
+                continue
+            seen = False
+            for j in range(count):
+                if found_v[j] == x[i]:
+                    seen = True
+                    break
+            if not seen:
+                found_v[count] = x[i]
+                count += 1
+    return count
 
 
 # --------------------------------------------------------------------------

@@ -1,0 +1,6 @@
+"""``python -m cyem``: the command line (see ``cyem --help``)."""
+
+from .cli import main
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,205 @@
+"""The EM driver, and ``cyem.em``: the loop without the estimator.
+
+One iteration is one kernel pass (the E step fused with the accumulation of
+the M step's sufficient statistics) followed by an O(K) M step in NumPy. The
+pass also yields the log-likelihood of the parameters it was given, which is
+what convergence tests -- exactly as scikit-learn's ``lower_bound_``.
+"""
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import _kernels
+from ._params import MixtureParams, MStepReport, m_step, split_stats, variance_floor
+from ._threads import effective_n_threads
+from .exceptions import DegenerateComponentWarning
+
+
+@dataclass
+class EMRun:
+    """Outcome of one EM run (internal)."""
+
+    params: MixtureParams
+    lower_bounds: list = field(default_factory=list)   # mean log-lik per iteration
+    n_iter: int = 0
+    converged: bool = False
+    report: MStepReport = field(default_factory=MStepReport)
+
+    @property
+    def lower_bound(self):
+        return self.lower_bounds[-1] if self.lower_bounds else -np.inf
+
+
+def run_em(x, sample_weight, params, *, tied, tol, reg_covar, max_iter, n_threads,
+           floor, verbose=0, verbose_interval=10):
+    """Iterate EM from ``params`` until the mean log-likelihood changes by less
+    than ``tol`` or ``max_iter`` iterations are done.
+
+    The lower bound recorded for an iteration is the log-likelihood of the
+    parameters that entered it (divided by the total weight), so the last one
+    belongs to the parameters before the final M step: scikit-learn's
+    convention, kept so that the two libraries report the same numbers.
+    """
+    K = params.means.shape[0]
+    n_blocks = _kernels.n_blocks(x.shape[0])
+    # Working memory allocated once per run: O(n_blocks * K + n_threads * K).
+    block_stats = np.empty((n_blocks, 2 + 3 * K))
+    scratch = _kernels.make_scratch(K, n_threads)
+    run = EMRun(params=params)
+    lower_bound = -np.inf
+    for n_iter in range(1, max_iter + 1):
+        prev_lower_bound = lower_bound
+        means, log_norm, prec = run.params.kernel_arrays()
+        stats = _kernels.accumulate_stats(x, sample_weight, means, log_norm, prec,
+                                          n_threads, block_stats, scratch)
+        log_lik, total_weight = stats[0], stats[1]
+        run.params, report = m_step(stats, run.params, tied, reg_covar, floor)
+        run.report.merge(report)
+        lower_bound = log_lik / total_weight
+        run.lower_bounds.append(float(lower_bound))
+        run.n_iter = n_iter
+        change = lower_bound - prev_lower_bound
+        if verbose >= 2 and n_iter % verbose_interval == 0:
+            print(f"  Iteration {n_iter}\t lower bound {lower_bound:.10g}\t change {change:.3g}")
+        if abs(change) < tol:
+            run.converged = True
+            break
+    return run
+
+
+def warn_degenerate(report):
+    """One warning per kind of repair made during a fit."""
+    if report.empty:
+        warnings.warn(
+            f"Component(s) {sorted(report.empty)} lost all their mass (every "
+            "membership underflowed to 0); they keep their last mean and variance "
+            "with a weight of ~1e-15. Consider fewer components.",
+            DegenerateComponentWarning,
+            stacklevel=3,
+        )
+    if report.collapsed:
+        warnings.warn(
+            f"Component(s) {sorted(report.collapsed)} collapsed onto (almost) a "
+            "single value; their variance was held at the floor (eps * data "
+            "scale)^2. Increase reg_covar or use fewer components.",
+            DegenerateComponentWarning,
+            stacklevel=3,
+        )
+
+
+@dataclass(frozen=True)
+class EMResult:
+    """Result of :func:`cyem.em`.
+
+    Attributes
+    ----------
+    weights, means, stds : ndarray of shape (K,)
+        Fitted mixture weights, means and standard deviations.
+    log_likelihood : float
+        Total log-likelihood sum_i v_i log sum_k w_k g(x_i; k) of the fitted
+        (returned) parameters.
+    history : ndarray of shape (n_iter,)
+        Total log-likelihood of the parameters entering each iteration; it
+        never decreases (up to rounding).
+    n_iter : int
+        Iterations performed.
+    converged : bool
+        Whether the change in mean log-likelihood fell below ``tol``.
+    """
+
+    weights: np.ndarray
+    means: np.ndarray
+    stds: np.ndarray
+    log_likelihood: float
+    history: np.ndarray
+    n_iter: int
+    converged: bool
+
+
+def em(x, weights, means, stds, *, sample_weight=None, tied=False, tol=1e-3,
+       reg_covar=1e-6, max_iter=100, n_threads=None):
+    """Fit a univariate Gaussian mixture by EM from given starting parameters.
+
+    The functional counterpart of :class:`cyem.GaussianMixture`: no
+    initialisation strategy, no restarts, just the EM iterations (the same
+    compiled loop the estimator uses).
+
+    Parameters
+    ----------
+    x : array-like of shape (n_samples,) or (n_samples, 1)
+        Data. float32 data are processed without an up-cast copy.
+    weights : array-like of shape (K,)
+        Starting mixture weights: non-negative, summing to 1.
+    means : array-like of shape (K,)
+        Starting means.
+    stds : array-like of shape (K,)
+        Starting standard deviations (positive).
+    sample_weight : array-like of shape (n_samples,), optional
+        Non-negative weight of each observation (an integer weight is the same
+        as repeating the row).
+    tied : bool, default=False
+        Estimate one standard deviation shared by all components.
+    tol : float, default=1e-3
+        Stop when the mean (per-unit-weight) log-likelihood changes by less.
+    reg_covar : float, default=1e-6
+        Non-negative value added to every variance.
+    max_iter : int, default=100
+        Maximum number of iterations (>= 1).
+    n_threads : int or None, default=None
+        Threads for the kernels; None uses every usable core. The result does
+        not depend on it.
+
+    Returns
+    -------
+    EMResult
+
+    Examples
+    --------
+    >>> import numpy as np, cyem
+    >>> rng = np.random.default_rng(0)
+    >>> x = np.concatenate([rng.normal(-2, 1, 500), rng.normal(3, 1, 500)])
+    >>> res = cyem.em(x, [0.5, 0.5], [-1.0, 1.0], [1.0, 1.0], tol=1e-8)
+    >>> bool(res.converged), np.round(res.means, 1).tolist()
+    (True, [-2.0, 3.0])
+    """
+    from . import _validation as v
+
+    x = v.check_univariate_data(x, "x")
+    sample_weight = v.check_sample_weight(sample_weight, x.shape[0])
+    w0 = v.check_initial_weights(weights, np.size(weights), "weights")
+    K = w0.shape[0]
+    if K < 1:
+        raise ValueError("weights must contain at least one component")
+    v.check_n_components(K, x, sample_weight)
+    m0 = v.check_initial_means(means, K, "means")
+    s0 = v.check_positive_vector(stds, K, "stds", [(K,)])
+    if not isinstance(tied, (bool, np.bool_)):
+        raise TypeError(f"tied must be a bool, got {tied!r}")
+    tol = v.check_real(tol, "tol", 0.0)
+    reg_covar = v.check_real(reg_covar, "reg_covar", 0.0)
+    max_iter = v.check_int(max_iter, "max_iter", 1)
+    n_threads = effective_n_threads(n_threads)
+    variances = s0 ** 2
+    if tied:
+        variances = np.full(K, np.dot(w0, variances))
+    floor = variance_floor(x, reg_covar)
+
+    run = run_em(x, sample_weight, MixtureParams(w0, m0, variances), tied=bool(tied),
+                 tol=tol, reg_covar=reg_covar, max_iter=max_iter,
+                 n_threads=n_threads, floor=floor)
+    warn_degenerate(run.report)
+    means_k, log_norm, prec = run.params.kernel_arrays()
+    final = _kernels.accumulate_stats(x, sample_weight, means_k, log_norm, prec,
+                                      n_threads)
+    total_weight = final[1]
+    return EMResult(
+        weights=run.params.weights,
+        means=run.params.means,
+        stds=np.sqrt(run.params.variances),
+        log_likelihood=float(final[0]),
+        history=np.asarray(run.lower_bounds) * total_weight,
+        n_iter=run.n_iter,
+        converged=run.converged,
+    )

@@ -1,0 +1,205 @@
+"""Input checks. Every user-facing argument passes through here before it can
+reach a kernel, and every failure names the argument and what was wrong."""
+
+from numbers import Integral, Real
+
+import numpy as np
+
+from . import _kernels
+
+_FLOAT_KINDS = "f"
+_ACCEPTED_KINDS = "biuf"  # bool, signed and unsigned integers, floats
+
+
+def _as_numeric_array(value, name):
+    """``np.asarray`` with errors that name the argument."""
+    if value is None:
+        raise TypeError(f"{name} must be an array-like of numbers, got None")
+    if isinstance(value, (str, bytes)):
+        raise TypeError(f"{name} must be an array-like of numbers, got a string")
+    try:
+        arr = np.asarray(value)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(
+            f"{name} could not be converted to a numeric array (ragged or mixed "
+            f"input?): {exc}"
+        ) from None
+    kind = arr.dtype.kind
+    if kind == "c":
+        raise TypeError(f"{name} must be real-valued, got complex dtype {arr.dtype}")
+    if kind == "O":
+        # A list mixing numbers and None/objects: try a float conversion once.
+        try:
+            arr = arr.astype(np.float64)
+        except (ValueError, TypeError):
+            raise TypeError(
+                f"{name} must contain only numbers, got object dtype with "
+                f"non-numeric entries"
+            ) from None
+    elif kind not in _ACCEPTED_KINDS:
+        raise TypeError(
+            f"{name} must contain numbers, got dtype {arr.dtype} "
+            f"({'text' if kind in 'USa' else 'non-numeric'})"
+        )
+    return arr
+
+
+def _check_finite(x, name):
+    n_nan, n_inf = _kernels.count_nonfinite(x)
+    if n_nan:
+        raise ValueError(f"{name} contains NaN ({n_nan} value{'s' * (n_nan > 1)})")
+    if n_inf:
+        raise ValueError(f"{name} contains infinity ({n_inf} value{'s' * (n_inf > 1)})")
+
+
+def check_univariate_data(X, name="X", n_features_expected=None):
+    """Validate univariate data and return it as a contiguous 1-D float array.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples,) or (n_samples, 1)
+    name : str
+        The argument's name, used in error messages.
+    n_features_expected : int or None
+        For data given to a fitted model: the number of features seen in fit.
+
+    Returns
+    -------
+    x : ndarray of shape (n_samples,), float32 or float64, C-contiguous,
+        native byte order
+        float32 input stays float32 (the kernels sum in float64); any other
+        real dtype becomes float64. A copy is made only when needed.
+    """
+    arr = _as_numeric_array(X, name)
+    if arr.ndim == 2:
+        n_features = arr.shape[1]
+        if n_features_expected is not None and n_features != n_features_expected:
+            raise ValueError(
+                f"{name} has {n_features} features, but the model was fitted "
+                f"with {n_features_expected} feature(s)"
+            )
+        if n_features != 1:
+            raise ValueError(
+                f"{name} has shape {arr.shape}: cyem currently fits univariate "
+                f"data only (a 1-D array or shape (n_samples, 1))"
+            )
+        arr = arr[:, 0]
+    elif arr.ndim != 1:
+        raise ValueError(
+            f"{name} must be 1-D or 2-D with one column, got an array with "
+            f"{arr.ndim} dimension(s) and shape {arr.shape}"
+        )
+    if arr.shape[0] == 0:
+        raise ValueError(f"{name} is empty: at least one sample is required")
+    dtype = np.float32 if arr.dtype == np.float32 else np.float64
+    # Native byte order and C-contiguity; a no-op for plain float arrays.
+    x = np.ascontiguousarray(arr, dtype=np.dtype(dtype).newbyteorder("="))
+    _check_finite(x, name)
+    return x
+
+
+def check_sample_weight(sample_weight, n_samples):
+    """Validate ``sample_weight`` (None, a scalar or an array of n_samples
+    non-negative finite numbers, not all zero); return float64 array or None."""
+    if sample_weight is None:
+        return None
+    if isinstance(sample_weight, Real) and not isinstance(sample_weight, bool):
+        value = float(sample_weight)
+        if not np.isfinite(value) or value <= 0:
+            raise ValueError(
+                f"sample_weight as a scalar must be positive and finite, got {value}"
+            )
+        return None  # a constant weight does not change the fit
+    w = _as_numeric_array(sample_weight, "sample_weight")
+    if w.ndim != 1 or w.shape[0] != n_samples:
+        raise ValueError(
+            f"sample_weight must have shape ({n_samples},) to match X, got shape {w.shape}"
+        )
+    w = np.ascontiguousarray(w, dtype=np.dtype(np.float64).newbyteorder("="))
+    _check_finite(w, "sample_weight")
+    if w.min() < 0:
+        raise ValueError("sample_weight contains negative values")
+    if not w.max() > 0:
+        raise ValueError("sample_weight is zero everywhere: nothing to fit")
+    return w
+
+
+def check_int(value, name, minimum, maximum=None):
+    """An integer (not a bool) in [minimum, maximum]."""
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    if value < minimum or (maximum is not None and value > maximum):
+        bound = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
+        raise ValueError(f"{name} must be {bound}, got {value}")
+    return int(value)
+
+
+def check_real(value, name, minimum, inclusive=True):
+    """A finite real number (not a bool) >= minimum (or > when not inclusive)."""
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    if value < minimum or (not inclusive and value == minimum):
+        op = ">=" if inclusive else ">"
+        raise ValueError(f"{name} must be {op} {minimum}, got {value}")
+    return value
+
+
+def check_choice(value, name, choices):
+    if not isinstance(value, str) or value not in choices:
+        options = ", ".join(repr(c) for c in choices)
+        raise ValueError(f"{name} must be one of {options}; got {value!r}")
+    return value
+
+
+def check_n_components(n_components, x, sample_weight):
+    """n_components >= 1 and no larger than the number of distinct values."""
+    n_components = check_int(n_components, "n_components", 1)
+    n_distinct = _kernels.count_distinct_upto(x, sample_weight, n_components)
+    if n_distinct < n_components:
+        raise ValueError(
+            f"n_components={n_components} is larger than the number of distinct "
+            f"values in X ({n_distinct}{' with positive weight' if sample_weight is not None else ''}); "
+            f"use n_components <= {n_distinct}"
+        )
+    return n_components
+
+
+def check_initial_weights(weights, n_components, name="weights_init"):
+    w = _as_numeric_array(weights, name).astype(np.float64)
+    if w.shape != (n_components,):
+        raise ValueError(f"{name} must have shape ({n_components},), got {w.shape}")
+    _check_finite(np.ascontiguousarray(w), name)
+    if w.min() < 0:
+        raise ValueError(f"{name} contains negative values: {w}")
+    if not np.isclose(w.sum(), 1.0, rtol=0, atol=1e-6):
+        raise ValueError(f"{name} must sum to 1, got sum {w.sum():.17g}")
+    if not w.max() > 0:
+        raise ValueError(f"{name} is zero everywhere")
+    return w / w.sum()
+
+
+def check_initial_means(means, n_components, name="means_init"):
+    m = _as_numeric_array(means, name).astype(np.float64)
+    if m.shape not in ((n_components,), (n_components, 1)):
+        raise ValueError(
+            f"{name} must have shape ({n_components}, 1) or ({n_components},), got {m.shape}"
+        )
+    m = np.ascontiguousarray(m.reshape(n_components))
+    _check_finite(m, name)
+    return m
+
+
+def check_positive_vector(values, n_values, name, shapes):
+    """Positive finite numbers in one of ``shapes``; returned flat, float64."""
+    v = _as_numeric_array(values, name).astype(np.float64)
+    if v.shape not in shapes:
+        allowed = " or ".join(str(s) for s in shapes)
+        raise ValueError(f"{name} must have shape {allowed}, got {v.shape}")
+    v = np.ascontiguousarray(v.reshape(n_values))
+    _check_finite(v, name)
+    if not (v > 0).all():
+        raise ValueError(f"{name} must be positive, got {v}")
+    return v
