@@ -1,0 +1,170 @@
+"""The compiled kernels against independent references (SciPy, NumPy, libm)."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy.special import logsumexp
+from scipy.stats import norm
+
+from cyem import _kernels
+
+EPS = np.finfo(np.float64).eps
+
+
+def reference_log_joint(x, weights, means, variances):
+    """log(w_k N(x_i; mu_k, var_k)) as an (n, K) array, from SciPy."""
+    return np.log(weights) + norm.logpdf(x[:, None], means, np.sqrt(variances))
+
+
+def reference_stats(x, sample_weight, weights, means, variances):
+    """The kernel's statistics vector computed naively with NumPy/SciPy."""
+    v = np.ones_like(x) if sample_weight is None else sample_weight
+    log_joint = reference_log_joint(x, weights, means, variances)
+    log_lik = logsumexp(log_joint, axis=1)
+    resp = np.exp(log_joint - log_lik[:, None]) * v[:, None]
+    dev = x[:, None] - means
+    return np.concatenate([[np.dot(v, log_lik), v.sum()], resp.sum(0),
+                           (resp * dev).sum(0), (resp * dev * dev).sum(0)])
+
+
+def test_exp_within_one_ulp_of_libm():
+    rng = np.random.default_rng(0)
+    x = np.concatenate([-rng.exponential(30.0, 200_000), -rng.uniform(0, 1e-6, 1000),
+                        [0.0, -0.5 * math.log(2), -700.0, -707.9]])
+    got = _kernels.exp_nonpos(x)
+    ref = np.array([math.exp(v) for v in x])
+    normal = ref > 2.0 ** -1021
+    rel = np.abs(got[normal] - ref[normal]) / ref[normal]
+    assert rel.max() <= 1.5 * EPS
+    assert got[x == 0.0][0] == 1.0          # exactly 1: labels rely on it
+
+
+def test_exp_flushes_tiny_and_infinite_arguments_to_zero():
+    got = _kernels.exp_nonpos(np.array([-709.0, -745.2, -1e300, -np.inf]))
+    assert np.array_equal(got, np.zeros(4))
+
+
+def test_log_accurate_over_the_range_the_kernel_uses():
+    rng = np.random.default_rng(1)
+    s = np.concatenate([rng.uniform(1.0, 1000.0, 200_000), [1.0, 2.0, math.sqrt(2.0),
+                        np.nextafter(math.sqrt(2.0), 2), 1e-300, 1e300]])
+    got = _kernels.log_pos(s)
+    ref = np.array([math.log(v) for v in s])
+    # Absolute error relative to max(1, |log s|): what matters when the log is
+    # added to the maximum log-density.
+    err = np.abs(got - ref) / np.maximum(1.0, np.abs(ref))
+    assert err.max() <= 2 * EPS
+    assert got[s == 1.0][0] == 0.0
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("K", [1, 3, 12])
+def test_accumulate_matches_scipy(dtype, weighted, K):
+    rng = np.random.default_rng(K)
+    n = 3 * _kernels.BLOCK_SIZE + 123          # several blocks and a partial one
+    x = rng.normal(0, 3, n).astype(dtype)
+    sample_weight = rng.uniform(0, 2, n) if weighted else None
+    weights = rng.dirichlet(np.ones(K))
+    means = rng.normal(0, 3, K)
+    variances = rng.uniform(0.3, 4, K)
+    stats = _kernels.accumulate_stats(x, sample_weight,
+                                      *_kernels.component_arrays(weights, means, variances), 2)
+    ref = reference_stats(x.astype(np.float64), sample_weight, weights, means, variances)
+    np.testing.assert_allclose(stats[:2 + K], ref[:2 + K], rtol=1e-12)
+    # S_k is a signed sum with cancellation: compare against its scale.
+    scale = np.abs(ref[2 + K:]).max()
+    np.testing.assert_allclose(stats[2 + K:], ref[2 + K:], rtol=1e-11, atol=1e-12 * scale)
+
+
+def test_accumulate_bitwise_identical_for_any_thread_count():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=10 * _kernels.BLOCK_SIZE + 7)
+    arrays = _kernels.component_arrays(np.array([0.2, 0.5, 0.3]), np.array([-1.0, 0, 2]),
+                                       np.array([0.5, 1.0, 2.0]))
+    results = [_kernels.accumulate_stats(x, None, *arrays, t) for t in (1, 2, 3, 8)]
+    for other in results[1:]:
+        assert np.array_equal(results[0], other)
+
+
+def test_accumulate_handles_zero_weight_components():
+    x = np.linspace(-3, 3, 1000)
+    weights = np.array([0.0, 1.0])
+    stats = _kernels.accumulate_stats(
+        x, None, *_kernels.component_arrays(weights, np.array([0.0, 0.0]), np.ones(2)), 1)
+    assert np.all(np.isfinite(stats))
+    assert stats[2] == 0.0 and stats[3] == pytest.approx(1000.0, rel=1e-14)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_evaluate_matches_scipy(dtype):
+    rng = np.random.default_rng(4)
+    n, K = 2 * _kernels.BLOCK_SIZE + 50, 4
+    x = rng.normal(0, 4, n).astype(dtype)
+    weights, means, variances = rng.dirichlet(np.ones(K)), rng.normal(0, 3, K), \
+        rng.uniform(0.5, 3, K)
+    log_lik, resp, labels = np.empty(n), np.empty((n, K)), np.empty(n, np.int64)
+    _kernels.evaluate(x, *_kernels.component_arrays(weights, means, variances), 2,
+                      log_lik, resp, labels)
+    log_joint = reference_log_joint(x.astype(np.float64), weights, means, variances)
+    ref_ll = logsumexp(log_joint, axis=1)
+    np.testing.assert_allclose(log_lik, ref_ll, rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(resp, np.exp(log_joint - ref_ll[:, None]), atol=1e-14)
+    np.testing.assert_array_equal(labels, np.argmax(log_joint, axis=1))
+
+
+def test_evaluate_outputs_are_optional():
+    x = np.linspace(-1, 1, 100)
+    arrays = _kernels.component_arrays(np.array([0.5, 0.5]), np.array([-1.0, 1.0]), np.ones(2))
+    labels = np.full(100, -1, np.int64)
+    _kernels.evaluate(x, *arrays, 1, None, None, labels)
+    assert set(labels.tolist()) == {0, 1}
+    assert np.all(labels[x < 0] == 0) and np.all(labels[x > 0] == 1)
+
+
+def test_lloyd_1d_converges_to_cluster_means():
+    x = np.concatenate([np.full(10, 0.0), np.full(10, 1.0), np.full(5, 10.0)])
+    centers = np.array([9.0, 0.2, 0.9])
+    counts, sums, sq_sums, n_iter = _kernels.lloyd_1d(x, None, centers, 20)
+    np.testing.assert_allclose(centers, [0.0, 1.0, 10.0])   # sorted in place
+    np.testing.assert_array_equal(counts, [10, 10, 5])
+    np.testing.assert_allclose(sums, 0.0, atol=1e-15)       # centred on the centres
+    np.testing.assert_allclose(sq_sums, 0.0, atol=1e-15)
+    assert 1 <= n_iter <= 20
+
+
+def test_lloyd_1d_keeps_an_empty_centre_in_place():
+    x = np.concatenate([np.full(10, 0.0), np.full(10, 1.0), np.full(5, 10.0)])
+    centers = np.array([0.4, 5.0, 9.0])      # 5.0 wins no point: a local optimum
+    counts, sums, sq_sums, _ = _kernels.lloyd_1d(x, None, centers, 20)
+    np.testing.assert_allclose(centers, [0.5, 5.0, 10.0])
+    np.testing.assert_array_equal(counts, [20, 0, 5])
+    assert sq_sums[0] == pytest.approx(20 * 0.25)
+
+
+def test_kmeans_plusplus_picks_distinct_data_points():
+    rng = np.random.default_rng(5)
+    x = np.repeat(np.array([1.0, 2.0, 3.0, 50.0]), 25)
+    centers = _kernels.kmeans_plusplus_1d(x, None, 4, rng.random(1 + 3 * 3), 3)
+    assert sorted(centers.tolist()) == [1.0, 2.0, 3.0, 50.0]
+
+
+def test_random_resp_stats_are_a_soft_partition():
+    x = np.arange(1000.0)
+    sample_weight = np.full(1000, 2.0)
+    counts, sums, sq_sums = _kernels.random_resp_stats(x, sample_weight, 3, 42, 0.0)
+    assert counts.sum() == pytest.approx(2000.0, rel=1e-13)
+    assert sums.sum() == pytest.approx(2 * x.sum(), rel=1e-13)
+    assert sq_sums.sum() == pytest.approx(2 * (x ** 2).sum(), rel=1e-13)
+    assert np.all(counts > 500)               # roughly a third each
+
+
+def test_count_helpers():
+    x = np.array([1.0, np.nan, np.inf, -np.inf, 2.0])
+    assert _kernels.count_nonfinite(x) == (1, 2)
+    assert _kernels.count_nonfinite(x.astype(np.float32)) == (1, 2)
+    y = np.array([3.0, 3.0, 1.0, 3.0, 2.0])
+    assert _kernels.count_distinct_upto(y, None, 10) == 3
+    assert _kernels.count_distinct_upto(y, None, 2) == 2
+    assert _kernels.count_distinct_upto(y, np.array([1.0, 1, 0, 1, 0]), 10) == 1
