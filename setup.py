@@ -92,15 +92,15 @@ class BuildExt(build_ext):
 def extensions():
     from Cython.Build import cythonize
 
-    ext = Extension(
-        "cyem._kernels",
-        sources=["cyem/_kernels.pyx"],
-        include_dirs=["cyem/src"],
-        depends=["cyem/src/cyem_kernels.h", "cyem/src/cyem_openmp.h"],
-        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],
-    )
+    headers = ["cyem/src/cyem_kernels.h", "cyem/src/cyem_md_kernels.h",
+               "cyem/src/cyem_openmp.h"]
+    exts = [
+        Extension(f"cyem.{name}", sources=[f"cyem/{name}.pyx"], include_dirs=["cyem/src"],
+                  depends=headers)
+        for name in ("_kernels", "_mdkernels")
+    ]
     return cythonize(
-        [ext],
+        exts,
         compiler_directives={"language_level": 3},
         annotate=os.environ.get("CYEM_ANNOTATE", "0") == "1",
     )

@@ -152,6 +152,9 @@ CYEM_INLINE double cyem_log_pos(double s)
  * so that log sum_k w_k g(x_j; k) = max_z[j] + log(sum_z[j]). This is the
  * single place where the mixture density is evaluated; the fit and the
  * predict kernels both start here. */
+CYEM_INLINE void cyem_tile_exp_sum(double *z, ptrdiff_t n, ptrdiff_t K,
+                                   const double *max_z, double *sum_z);
+
 CYEM_INLINE void cyem_tile_densities(
     const double *x, ptrdiff_t n, ptrdiff_t K,
     const double *mean, const double *log_norm, const double *prec,
@@ -168,6 +171,14 @@ CYEM_INLINE void cyem_tile_densities(
             max_z[j] = (k == 0 || v > max_z[j]) ? v : max_z[j];
         }
     }
+    cyem_tile_exp_sum(z, n, K, max_z, sum_z);
+}
+
+/* Shared by every model family once the log-densities z are known:
+ * z[k*CYEM_TILE + j] <- exp(z - max_z[j]) and sum_z[j] = sum_k of those. */
+CYEM_INLINE void cyem_tile_exp_sum(double *z, ptrdiff_t n, ptrdiff_t K,
+                                   const double *max_z, double *sum_z)
+{
     for (ptrdiff_t j = 0; j < n; ++j) sum_z[j] = 0.0;
     for (ptrdiff_t k = 0; k < K; ++k) {
         double *zk = z + k * CYEM_TILE;
@@ -177,6 +188,17 @@ CYEM_INLINE void cyem_tile_densities(
             zk[j] = e;
             sum_z[j] += e;
         }
+    }
+}
+
+/* max_z[j] = max_k z[k*CYEM_TILE + j]. */
+CYEM_INLINE void cyem_tile_max(const double *z, ptrdiff_t n, ptrdiff_t K, double *max_z)
+{
+    for (ptrdiff_t j = 0; j < n; ++j) max_z[j] = z[j];
+    for (ptrdiff_t k = 1; k < K; ++k) {
+        const double *zk = z + k * CYEM_TILE;
+        CYEM_SIMD
+        for (ptrdiff_t j = 0; j < n; ++j) max_z[j] = zk[j] > max_z[j] ? zk[j] : max_z[j];
     }
 }
 
@@ -197,6 +219,62 @@ CYEM_INLINE double cyem_sum_log(const double *s, ptrdiff_t n)
     }
     return total;
 }
+/* From max_z and sum_z of a tile: add sum_j v_j log sum_k w_k g(x_j; k) and
+ * sum_j v_j to stats[0] and stats[1], and turn sum_z[j] into v_j / sum_z[j],
+ * the factor that makes z[k*CYEM_TILE + j] the weighted membership v_j r_jk. */
+CYEM_INLINE void cyem_tile_normalise(const double *max_z, double *sum_z, ptrdiff_t n,
+                                     const double *sample_weight, double *stats)
+{
+    double L = 0.0, W = 0.0;
+    if (sample_weight) {
+        CYEM_SIMD_REDUCE(L, W)
+        for (ptrdiff_t j = 0; j < n; ++j) {
+            double v = sample_weight[j];
+            L += v * (max_z[j] + cyem_log_pos(sum_z[j]));
+            W += v;
+            sum_z[j] = v / sum_z[j];
+        }
+    } else {
+        L = cyem_sum_log(sum_z, n);
+        CYEM_SIMD_REDUCE(L)
+        for (ptrdiff_t j = 0; j < n; ++j) {
+            L += max_z[j];
+            sum_z[j] = 1.0 / sum_z[j];
+        }
+        W = (double)n;
+    }
+    stats[0] += L;
+    stats[1] += W;
+}
+
+/* Per-point outputs from z, max_z and sum_z of a tile (see cyem_tile_evaluate). */
+CYEM_INLINE void cyem_tile_outputs(const double *z, const double *max_z, double *sum_z,
+                                   ptrdiff_t n, ptrdiff_t K, double *out_log_lik,
+                                   double *out_resp, int64_t *out_label)
+{
+    if (out_log_lik) {
+        CYEM_SIMD
+        for (ptrdiff_t j = 0; j < n; ++j)
+            out_log_lik[j] = max_z[j] + cyem_log_pos(sum_z[j]);
+    }
+    if (out_resp) {
+        CYEM_SIMD
+        for (ptrdiff_t j = 0; j < n; ++j) sum_z[j] = 1.0 / sum_z[j];
+        for (ptrdiff_t j = 0; j < n; ++j)
+            for (ptrdiff_t k = 0; k < K; ++k)
+                out_resp[j * K + k] = z[k * CYEM_TILE + j] * sum_z[j];
+    }
+    if (out_label) {
+        /* The component holding the maximum has z == exp(0) == 1 exactly. */
+        for (ptrdiff_t j = 0; j < n; ++j) {
+            int64_t best = 0;
+            for (ptrdiff_t k = 0; k < K; ++k)
+                if (z[k * CYEM_TILE + j] == 1.0) { best = k; break; }
+            out_label[j] = best;
+        }
+    }
+}
+
 /* Copy a tile of float32 points to double so that one fused loop serves both
  * input types without an up-cast copy of the whole array. */
 CYEM_INLINE void cyem_tile_to_double(const float *src, ptrdiff_t n, double *dst)
@@ -216,27 +294,7 @@ CYEM_INLINE void cyem_tile_accumulate(
     double *inv_sum = max_z + CYEM_TILE;
     cyem_tile_densities(x, n, K, mean, log_norm, prec, z, max_z, inv_sum);
 
-    /* L = sum_j v_j (max_z[j] + log s_j); then inv_sum[j] = v_j / s_j. */
-    double L = 0.0, W = 0.0;
-    if (sample_weight) {
-        CYEM_SIMD_REDUCE(L, W)
-        for (ptrdiff_t j = 0; j < n; ++j) {
-            double v = sample_weight[j];
-            L += v * (max_z[j] + cyem_log_pos(inv_sum[j]));
-            W += v;
-            inv_sum[j] = v / inv_sum[j];
-        }
-    } else {
-        L = cyem_sum_log(inv_sum, n);
-        CYEM_SIMD_REDUCE(L)
-        for (ptrdiff_t j = 0; j < n; ++j) {
-            L += max_z[j];
-            inv_sum[j] = 1.0 / inv_sum[j];
-        }
-        W = (double)n;
-    }
-    stats[0] += L;
-    stats[1] += W;
+    cyem_tile_normalise(max_z, inv_sum, n, sample_weight, stats);
     for (ptrdiff_t k = 0; k < K; ++k) {
         const double mu = mean[k];
         const double *zk = z + k * CYEM_TILE;
@@ -269,29 +327,7 @@ CYEM_INLINE void cyem_tile_evaluate(
     double *max_z = z + (size_t)K * CYEM_TILE;
     double *sum_z = max_z + CYEM_TILE;
     cyem_tile_densities(x, n, K, mean, log_norm, prec, z, max_z, sum_z);
-    if (out_log_lik) {
-        CYEM_SIMD
-        for (ptrdiff_t j = 0; j < n; ++j)
-            out_log_lik[j] = max_z[j] + cyem_log_pos(sum_z[j]);
-    }
-    if (out_resp) {
-        CYEM_SIMD
-        for (ptrdiff_t j = 0; j < n; ++j) sum_z[j] = 1.0 / sum_z[j];
-    }
-    if (out_resp) {
-        for (ptrdiff_t j = 0; j < n; ++j)
-            for (ptrdiff_t k = 0; k < K; ++k)
-                out_resp[j * K + k] = z[k * CYEM_TILE + j] * sum_z[j];
-    }
-    if (out_label) {
-        /* The component holding the maximum has z == exp(0) == 1 exactly. */
-        for (ptrdiff_t j = 0; j < n; ++j) {
-            int64_t best = 0;
-            for (ptrdiff_t k = 0; k < K; ++k)
-                if (z[k * CYEM_TILE + j] == 1.0) { best = k; break; }
-            out_label[j] = best;
-        }
-    }
+    cyem_tile_outputs(z, max_z, sum_z, n, K, out_log_lik, out_resp, out_label);
 }
 
 /* ---- Block entry points (called by the Cython layer, one block at a time) --- */

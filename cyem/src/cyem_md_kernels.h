@@ -1,0 +1,144 @@
+/*
+ * cyem_md_kernels.h -- multivariate (d >= 2) pieces of the fused EM pass.
+ *
+ * Data X are row-major (n x d). Statistics are shifted by the current means,
+ * as in the univariate kernel (cyem_kernels.h), and laid out as
+ *   [0] L, [1] W, [2 + k] N_k,
+ *   [2 + K + k*d + f]          S_kf = sum_i v_i r_ik (x_if - mu_kf)
+ *   [2 + K + K*d + ...]        Q: diagonal model  Q_kf   = sum v r (x_if - mu_kf)^2     (K x d)
+ *                                 full model      Q_kfg  = sum v r (x_if - mu_kf)(x_ig - mu_kg) (K x d x d)
+ *
+ * The diagonal model (and the spherical one, passed as a diagonal model with
+ * equal precisions) is computed here, vectorised across the points of a tile
+ * held transposed (d rows of CYEM_TILE). The full and tied models compute
+ * their log-densities and second moments with BLAS in the Cython layer and use
+ * cyem_md_memberships / cyem_md_outputs from here for the rest.
+ */
+#ifndef CYEM_MD_KERNELS_H
+#define CYEM_MD_KERNELS_H
+
+#include "cyem_kernels.h"
+
+/* Doubles of scratch for the diagonal kernels: the transposed tile, z, and
+ * two per-point rows. */
+#define CYEM_MD_DIAG_SCRATCH_DOUBLES(K, d) ((size_t)((K) + (d) + 2) * CYEM_TILE)
+
+/* z[k*CYEM_TILE + j] = log_norm[k] - 0.5 sum_f ((x_jf - mu_kf) prec_kf)^2 */
+CYEM_INLINE void cyem_md_diag_log_densities(
+    const double *xt, ptrdiff_t n, ptrdiff_t d, ptrdiff_t K, const double *mean,
+    const double *log_norm, const double *prec, double *z)
+{
+    for (ptrdiff_t k = 0; k < K; ++k) {
+        double *zk = z + k * CYEM_TILE;
+        const double a = log_norm[k];
+        for (ptrdiff_t j = 0; j < n; ++j) zk[j] = a;
+        for (ptrdiff_t f = 0; f < d; ++f) {
+            const double mu = mean[k * d + f], p = prec[k * d + f];
+            const double *xf = xt + f * CYEM_TILE;
+            CYEM_SIMD
+            for (ptrdiff_t j = 0; j < n; ++j) {
+                double y = (xf[j] - mu) * p;
+                zk[j] -= 0.5 * y * y;
+            }
+        }
+    }
+}
+
+#define CYEM_DEFINE_MD_DIAG_KERNELS(SUFFIX, TYPE)                                   \
+CYEM_INLINE void cyem_md_transpose_##SUFFIX(const TYPE *x, ptrdiff_t n, ptrdiff_t d, \
+                                            double *xt)                             \
+{                                                                                   \
+    for (ptrdiff_t j = 0; j < n; ++j)                                               \
+        for (ptrdiff_t f = 0; f < d; ++f)                                           \
+            xt[f * CYEM_TILE + j] = (double)x[j * d + f];                           \
+}                                                                                   \
+CYEM_MULTIVERSION void cyem_md_diag_accumulate_##SUFFIX(                            \
+    const TYPE *x, const double *sample_weight, ptrdiff_t n, ptrdiff_t d,           \
+    ptrdiff_t K, const double *mean, const double *log_norm, const double *prec,    \
+    double *scratch, double *stats)                                                 \
+{                                                                                   \
+    double *xt = scratch, *z = xt + (size_t)d * CYEM_TILE;                          \
+    double *max_z = z + (size_t)K * CYEM_TILE, *inv = max_z + CYEM_TILE;            \
+    double *S = stats + 2 + K, *Q = S + K * d;                                      \
+    for (ptrdiff_t start = 0; start < n; start += CYEM_TILE) {                      \
+        ptrdiff_t m = n - start < CYEM_TILE ? n - start : CYEM_TILE;                \
+        cyem_md_transpose_##SUFFIX(x + start * d, m, d, xt);                        \
+        cyem_md_diag_log_densities(xt, m, d, K, mean, log_norm, prec, z);           \
+        cyem_tile_max(z, m, K, max_z);                                              \
+        cyem_tile_exp_sum(z, m, K, max_z, inv);                                     \
+        cyem_tile_normalise(max_z, inv, m, sample_weight ? sample_weight + start    \
+                            : NULL, stats);                                         \
+        for (ptrdiff_t k = 0; k < K; ++k) {                                         \
+            double *zk = z + k * CYEM_TILE, N = 0.0;                                \
+            CYEM_SIMD_REDUCE(N)                                                     \
+            for (ptrdiff_t j = 0; j < m; ++j) { zk[j] *= inv[j]; N += zk[j]; }      \
+            stats[2 + k] += N;                                                      \
+            for (ptrdiff_t f = 0; f < d; ++f) {                                     \
+                const double mu = mean[k * d + f], *xf = xt + f * CYEM_TILE;        \
+                double s1 = 0.0, s2 = 0.0;                                          \
+                CYEM_SIMD_REDUCE(s1, s2)                                            \
+                for (ptrdiff_t j = 0; j < m; ++j) {                                 \
+                    double dev = xf[j] - mu, rd = zk[j] * dev;                      \
+                    s1 += rd;                                                       \
+                    s2 += rd * dev;                                                 \
+                }                                                                   \
+                S[k * d + f] += s1;                                                 \
+                Q[k * d + f] += s2;                                                 \
+            }                                                                       \
+        }                                                                           \
+    }                                                                               \
+}                                                                                   \
+CYEM_MULTIVERSION void cyem_md_diag_evaluate_##SUFFIX(                              \
+    const TYPE *x, ptrdiff_t n, ptrdiff_t d, ptrdiff_t K, const double *mean,       \
+    const double *log_norm, const double *prec, double *scratch,                    \
+    double *out_log_lik, double *out_resp, int64_t *out_label)                      \
+{                                                                                   \
+    double *xt = scratch, *z = xt + (size_t)d * CYEM_TILE;                          \
+    double *max_z = z + (size_t)K * CYEM_TILE, *sum_z = max_z + CYEM_TILE;          \
+    for (ptrdiff_t start = 0; start < n; start += CYEM_TILE) {                      \
+        ptrdiff_t m = n - start < CYEM_TILE ? n - start : CYEM_TILE;                \
+        cyem_md_transpose_##SUFFIX(x + start * d, m, d, xt);                        \
+        cyem_md_diag_log_densities(xt, m, d, K, mean, log_norm, prec, z);           \
+        cyem_tile_max(z, m, K, max_z);                                              \
+        cyem_tile_exp_sum(z, m, K, max_z, sum_z);                                   \
+        cyem_tile_outputs(z, max_z, sum_z, m, K,                                    \
+                          out_log_lik ? out_log_lik + start : NULL,                 \
+                          out_resp ? out_resp + start * K : NULL,                   \
+                          out_label ? out_label + start : NULL);                    \
+    }                                                                               \
+}
+
+CYEM_DEFINE_MD_DIAG_KERNELS(f64, double)
+CYEM_DEFINE_MD_DIAG_KERNELS(f32, float)
+
+/* For models whose log-densities were computed elsewhere (the BLAS path):
+ * z (K rows of CYEM_TILE, n used) holds log(w_k g(x_j; k)). On return z holds
+ * the weighted memberships v_j p(k | x_j), and stats[0], stats[1] have L and W
+ * of these points added. work: 2 * CYEM_TILE doubles. */
+CYEM_MULTIVERSION void cyem_md_memberships(double *z, ptrdiff_t n, ptrdiff_t K,
+                                           const double *sample_weight, double *work,
+                                           double *stats)
+{
+    double *max_z = work, *inv = work + CYEM_TILE;
+    cyem_tile_max(z, n, K, max_z);
+    cyem_tile_exp_sum(z, n, K, max_z, inv);
+    cyem_tile_normalise(max_z, inv, n, sample_weight, stats);
+    for (ptrdiff_t k = 0; k < K; ++k) {
+        double *zk = z + k * CYEM_TILE;
+        CYEM_SIMD
+        for (ptrdiff_t j = 0; j < n; ++j) zk[j] *= inv[j];
+    }
+}
+
+/* Per-point outputs from log-densities computed elsewhere (see above). */
+CYEM_MULTIVERSION void cyem_md_outputs(double *z, ptrdiff_t n, ptrdiff_t K, double *work,
+                                       double *out_log_lik, double *out_resp,
+                                       int64_t *out_label)
+{
+    double *max_z = work, *sum_z = work + CYEM_TILE;
+    cyem_tile_max(z, n, K, max_z);
+    cyem_tile_exp_sum(z, n, K, max_z, sum_z);
+    cyem_tile_outputs(z, max_z, sum_z, n, K, out_log_lik, out_resp, out_label);
+}
+
+#endif /* CYEM_MD_KERNELS_H */
