@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import _kernels
-from ._params import MixtureParams, MStepReport, m_step, split_stats, variance_floor
+from ._model import UnivariateModel
+from ._params import MStepReport
 from ._threads import effective_n_threads
 from .exceptions import DegenerateComponentWarning
 
@@ -21,7 +21,7 @@ from .exceptions import DegenerateComponentWarning
 class EMRun:
     """Outcome of one EM run (internal)."""
 
-    params: MixtureParams
+    params: object          # MixtureParams or MDParams, in the model's frame
     lower_bounds: list = field(default_factory=list)   # mean log-lik per iteration
     n_iter: int = 0
     converged: bool = False
@@ -32,32 +32,27 @@ class EMRun:
         return self.lower_bounds[-1] if self.lower_bounds else -np.inf
 
 
-def run_em(x, sample_weight, params, *, tied, tol, reg_covar, max_iter, n_threads,
-           floor, verbose=0, verbose_interval=10):
-    """Iterate EM from ``params`` until the mean log-likelihood changes by less
-    than ``tol`` or ``max_iter`` iterations are done.
+def run_em(model, params, *, tol, max_iter, verbose=0, verbose_interval=10):
+    """Iterate EM on ``model`` (``cyem._model``) from ``params`` (in its frame)
+    until the mean log-likelihood changes by less than ``tol`` or ``max_iter``
+    iterations are done.
 
     The lower bound recorded for an iteration is the log-likelihood of the
-    parameters that entered it (divided by the total weight), so the last one
-    belongs to the parameters before the final M step: scikit-learn's
-    convention, kept so that the two libraries report the same numbers.
+    parameters that entered it (per unit of sample weight, in the data's
+    units), so the last one belongs to the parameters before the final M step:
+    scikit-learn's convention, kept so that the two libraries report the same
+    numbers.
     """
-    K = params.means.shape[0]
-    n_blocks = _kernels.n_blocks(x.shape[0])
-    # Working memory allocated once per run: O(n_blocks * K + n_threads * K).
-    block_stats = np.empty((n_blocks, 2 + 3 * K))
-    scratch = _kernels.make_scratch(K, n_threads)
     run = EMRun(params=params)
+    shift = model.log_lik_shift()
     lower_bound = -np.inf
     for n_iter in range(1, max_iter + 1):
         prev_lower_bound = lower_bound
-        means, log_norm, prec = run.params.kernel_arrays()
-        stats = _kernels.accumulate_stats(x, sample_weight, means, log_norm, prec,
-                                          n_threads, block_stats, scratch)
+        stats = model.accumulate(run.params)
         log_lik, total_weight = stats[0], stats[1]
-        run.params, report = m_step(stats, run.params, tied, reg_covar, floor)
+        run.params, report = model.m_step(stats, run.params)
         run.report.merge(report)
-        lower_bound = log_lik / total_weight
+        lower_bound = log_lik / total_weight + shift
         run.lower_bounds.append(float(lower_bound))
         run.n_iter = n_iter
         change = lower_bound - prev_lower_bound
@@ -76,6 +71,15 @@ def warn_degenerate(report):
             f"Component(s) {sorted(report.empty)} lost all their mass (every "
             "membership underflowed to 0); they keep their last mean and variance "
             "with a weight of ~1e-15. Consider fewer components.",
+            DegenerateComponentWarning,
+            stacklevel=3,
+        )
+    if report.singular:
+        warnings.warn(
+            f"Covariance of component(s) {sorted(report.singular)} was not positive "
+            "definite even with reg_covar; the smallest diagonal term that makes it "
+            "so was added. Increase reg_covar, or check for collinear features or a "
+            "component sitting on a subspace.",
             DegenerateComponentWarning,
             stacklevel=3,
         )
@@ -168,11 +172,13 @@ def em(x, weights, means, stds, *, sample_weight=None, tied=False, tol=1e-3,
 
     x = v.check_univariate_data(x, "x")
     sample_weight = v.check_sample_weight(sample_weight, x.shape[0])
-    w0 = v.check_initial_weights(weights, np.size(weights), "weights")
-    K = w0.shape[0]
-    if K < 1:
-        raise ValueError("weights must contain at least one component")
-    v.check_n_components(K, x, sample_weight)
+    weights = v._as_numeric_array(weights, "weights")
+    if weights.ndim != 1 or weights.shape[0] < 1:
+        raise ValueError(f"weights must be a 1-D array with at least one component, "
+                         f"got shape {weights.shape}")
+    K = weights.shape[0]
+    w0 = v.check_initial_weights(weights, K, "weights")
+    v.check_n_components(K, x, sample_weight, name="weights", data_name="x")
     m0 = v.check_initial_means(means, K, "means")
     s0 = v.check_positive_vector(stds, K, "stds", [(K,)])
     if not isinstance(tied, (bool, np.bool_)):
@@ -184,21 +190,19 @@ def em(x, weights, means, stds, *, sample_weight=None, tied=False, tol=1e-3,
     variances = s0 ** 2
     if tied:
         variances = np.full(K, np.dot(w0, variances))
-    floor = variance_floor(x, reg_covar)
-
-    run = run_em(x, sample_weight, MixtureParams(w0, m0, variances), tied=bool(tied),
-                 tol=tol, reg_covar=reg_covar, max_iter=max_iter,
-                 n_threads=n_threads, floor=floor)
+    model = UnivariateModel(x, sample_weight, "tied" if tied else "full", reg_covar,
+                            n_threads)
+    run = run_em(model, model.from_data_units(w0, m0, variances), tol=tol,
+                 max_iter=max_iter)
     warn_degenerate(run.report)
-    means_k, log_norm, prec = run.params.kernel_arrays()
-    final = _kernels.accumulate_stats(x, sample_weight, means_k, log_norm, prec,
-                                      n_threads)
+    final = model.accumulate(run.params)
     total_weight = final[1]
+    weights, means, variances = model.to_data_units(run.params)
     return EMResult(
-        weights=run.params.weights,
-        means=run.params.means,
-        stds=np.sqrt(run.params.variances),
-        log_likelihood=float(final[0]),
+        weights=weights,
+        means=means.ravel(),
+        stds=np.sqrt(variances),
+        log_likelihood=float(final[0] + total_weight * model.log_lik_shift()),
         history=np.asarray(run.lower_bounds) * total_weight,
         n_iter=run.n_iter,
         converged=run.converged,

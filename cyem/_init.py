@@ -23,14 +23,19 @@ Strategies (``init_params``):
     more reliably.)
 'quantile'
     The sorted data cut into K groups of equal total weight; deterministic,
-    needs no random state (mclust-like). Sorts a copy of the data.
+    needs no random state (mclust-like). Sorts a copy of the data. For d >= 2
+    the data are sorted along their first principal axis.
+
+Everything is computed in the model's frame (``cyem._frame``) and returned as
+parameters in that frame.
 """
 
 import math
 
 import numpy as np
 
-from . import _kernels
+from . import _kernels, _mdkernels
+from . import _params_md as md
 from ._params import MixtureParams
 
 INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data", "quantile")
@@ -41,131 +46,216 @@ SEEDING_SAMPLE_SIZE = 20_000
 LLOYD_MAX_ITER = 20
 
 
-def initial_parameters(x, sample_weight, n_components, init_params, rng, reg_covar,
-                       variance_floor):
-    """Starting ``MixtureParams`` for the chosen strategy.
+def initial_parameters(model, n_components, init_params, rng):
+    """Starting parameters (in the model's frame) for the chosen strategy.
 
     Parameters
     ----------
-    x : ndarray of shape (n,), float32 or float64, contiguous
-    sample_weight : ndarray of shape (n,) or None
+    model : cyem._model.UnivariateModel or MultivariateModel
+        Data, sample weights, frame, covariance type and reg_covar.
     n_components : int
-        At most the number of distinct values of x (checked by the caller).
+        At most the number of distinct values/rows (checked by the caller).
     init_params : str
         One of ``INIT_PARAMS``.
     rng : numpy.random.Generator
-    reg_covar, variance_floor : float
-        As in the M step.
     """
-    K = n_components
-    if init_params == "kmeans":
-        centers = _kmeans_plusplus(x, sample_weight, K, rng)
-        counts, sums, sq_sums, _ = _kernels.lloyd_1d(x, sample_weight, centers,
-                                                     LLOYD_MAX_ITER)
-    elif init_params == "k-means++":
-        centers = _kmeans_plusplus(x, sample_weight, K, rng)
-        counts, sums, sq_sums, _ = _kernels.lloyd_1d(x, sample_weight, centers, 0)
-    elif init_params == "random_from_data":
-        centers = _distinct_random_points(x, sample_weight, K, rng)
-        counts, sums, sq_sums, _ = _kernels.lloyd_1d(x, sample_weight, centers, 0)
+    if model.x.ndim == 1:
+        return _univariate(model, n_components, init_params, rng)
+    return _multivariate(model, n_components, init_params, rng)
+
+
+# ---- univariate -------------------------------------------------------------
+
+def _univariate(model, K, init_params, rng):
+    x, w, f = model.x, model.sample_weight, model.frame
+    frame = (float(f.origin[0]), f.inv_scale)
+    if init_params in ("kmeans", "k-means++", "random_from_data"):
+        if init_params == "random_from_data":
+            centers = _distinct_random_rows(x, w, K, rng)
+            centers = (centers.ravel() - frame[0]) * frame[1]
+        else:
+            centers = _seed_sample(x, w, K, rng, lambda xs, ws, u, t:
+                                   _kernels.kmeans_plusplus_1d(xs, ws, K, u, t, *frame))
+        n_lloyd = LLOYD_MAX_ITER if init_params == "kmeans" else 0
+        counts, sums, sq_sums, _ = _kernels.lloyd_1d(x, w, centers, n_lloyd, *frame)
     elif init_params == "random":
-        centers = np.full(K, _weighted_mean(x, sample_weight))
         seed = int(rng.integers(0, 2**63))
-        counts, sums, sq_sums = _kernels.random_resp_stats(
-            x, sample_weight, K, seed, float(centers[0]))
-    elif init_params == "quantile":
-        centers, counts, sums, sq_sums = _quantile_groups(x, sample_weight, K)
-    else:  # pragma: no cover - validated by the caller
-        raise ValueError(f"unknown init_params {init_params!r}")
-    return _params_from_groups(x, sample_weight, centers, counts, sums, sq_sums,
-                               reg_covar, variance_floor)
-
-
-def _params_from_groups(x, sample_weight, centers, counts, sums, sq_sums, reg_covar,
-                        variance_floor):
-    """Weights, means and variances of groups given their shifted sums.
-
-    An empty group (possible when k-means leaves a centre without points)
-    starts at its centre with the data's variance and a weight of one
-    point's share, so that every component is alive at the start.
-    """
+        centers = np.zeros(K)            # the frame's origin is the midrange
+        counts, sums, sq_sums = _kernels.random_resp_stats(x, w, K, seed, 0.0, *frame)
+    else:  # quantile
+        xs = (np.asarray(x, dtype=np.float64) - frame[0]) * frame[1]
+        centers, counts, sums, sq_sums = _quantile_groups_1d(xs, w, K)
     counts = np.asarray(counts, dtype=np.float64)
-    total = counts.sum()
     empty = counts <= 0
-    safe = np.where(empty, 1.0, counts)
-    shift = np.asarray(sums) / safe
-    means = np.asarray(centers, dtype=np.float64) + np.where(empty, 0.0, shift)
-    variances = np.maximum(np.asarray(sq_sums) - np.asarray(sums) * shift, 0.0) / safe
+    counts, means, variances = _group_moments(
+        counts, np.asarray(centers, dtype=np.float64)[:, None],
+        np.asarray(sums)[:, None], np.asarray(sq_sums)[:, None])
+    variances = variances[:, 0]
     if empty.any():
-        mean = _weighted_mean(x, sample_weight)
-        variances[empty] = _weighted_variance(x, sample_weight, mean)
-        counts = np.where(empty, total / max(x.shape[0], 1), counts)
-    variances = np.maximum(variances + reg_covar, variance_floor)
-    return MixtureParams(counts / counts.sum(), means, variances)
+        # k-means left a centre alone: start it with the spread of all the data.
+        xs = (np.asarray(x, dtype=np.float64) - frame[0]) * frame[1]
+        variances[empty] = np.cov(xs, aweights=w) if xs.size > 1 else 0.0
+    variances = np.maximum(variances + model.reg_covar, model.variance_floor)
+    if model.tied:
+        variances = np.full(K, np.dot(counts, variances) / counts.sum())
+    return MixtureParams(counts / counts.sum(), means[:, 0], variances)
 
 
-def _kmeans_plusplus(x, sample_weight, K, rng):
-    """k-means++ centres, seeded on a random subsample when n is large."""
-    n = x.shape[0]
-    if n > SEEDING_SAMPLE_SIZE:
-        # Uniform subsample; its weights go with it, so the draw stays
-        # proportional to the sample weights.
-        idx = np.sort(rng.choice(n, SEEDING_SAMPLE_SIZE, replace=False))
-        xs = np.ascontiguousarray(x[idx])
-        ws = None if sample_weight is None else np.ascontiguousarray(sample_weight[idx])
-        if _kernels.count_distinct_upto(xs, ws, K) < K:
-            xs, ws = x, sample_weight        # too few distinct values: use all
-    else:
-        xs, ws = x, sample_weight
-    n_local_trials = 2 + int(math.log(K))
-    uniforms = rng.random(1 + (K - 1) * n_local_trials)
-    return _kernels.kmeans_plusplus_1d(xs, ws, K, uniforms, n_local_trials)
-
-
-def _distinct_random_points(x, sample_weight, K, rng):
-    """K data points with distinct values, each drawn with probability
-    proportional to its weight."""
-    n = x.shape[0]
-    chosen = []
-    seen = set()
-    p = None if sample_weight is None else sample_weight / sample_weight.sum()
-    # Draw in rounds: almost always one round, more only with heavy duplication.
-    while len(chosen) < K:
-        for i in rng.choice(n, size=min(n, 4 * K), replace=True, p=p):
-            value = float(x[i])
-            if value not in seen:
-                seen.add(value)
-                chosen.append(value)
-                if len(chosen) == K:
-                    break
-    return np.array(chosen)
-
-
-def _quantile_groups(x, sample_weight, K):
+def _quantile_groups_1d(xs, sample_weight, K):
     """Cut the sorted data into K groups of equal total weight."""
-    order = np.argsort(x, kind="stable")
-    xs = x[order].astype(np.float64)
+    order = np.argsort(xs, kind="stable")
+    xs = xs[order]
     ws = np.ones_like(xs) if sample_weight is None else sample_weight[order]
-    cum = np.cumsum(ws)
-    # Point i joins group floor(K * (weight before it + half its own) / W).
-    group = np.minimum((K * (cum - 0.5 * ws) / cum[-1]).astype(np.intp), K - 1)
+    group = _equal_weight_groups(ws, K)
     counts = np.bincount(group, weights=ws, minlength=K)
-    centers = np.array([xs[group == k].mean() if counts[k] > 0 else xs.mean()
-                        for k in range(K)])
+    centers = np.array([np.average(xs[group == k], weights=ws[group == k])
+                        if counts[k] > 0 else 0.0 for k in range(K)])
     dev = xs - centers[group]
     sums = np.bincount(group, weights=ws * dev, minlength=K)
     sq_sums = np.bincount(group, weights=ws * dev * dev, minlength=K)
     return centers, counts, sums, sq_sums
 
 
-def _weighted_mean(x, sample_weight):
-    if sample_weight is None:
-        return float(np.mean(x, dtype=np.float64))
-    return float(np.dot(sample_weight, x) / sample_weight.sum())
+# ---- multivariate -----------------------------------------------------------
+
+def _multivariate(model, K, init_params, rng):
+    X, w, f = model.x, model.sample_weight, model.frame
+    d = X.shape[1]
+    origin = np.ascontiguousarray(f.origin, dtype=np.float64)
+    inv_scale = np.full(d, f.inv_scale)
+    if init_params in ("kmeans", "k-means++", "random_from_data"):
+        if init_params == "random_from_data":
+            centers = (_distinct_random_rows(X, w, K, rng) - origin) * inv_scale
+        else:
+            centers = _seed_sample(X, w, K, rng, lambda xs, ws, u, t:
+                                   _mdkernels.kmeans_plusplus(xs, ws, K, u, t, origin,
+                                                              inv_scale))
+        centers = np.ascontiguousarray(centers)
+        n_lloyd = LLOYD_MAX_ITER if init_params == "kmeans" else 0
+        counts, sums, outer, _ = _mdkernels.lloyd(X, w, centers, n_lloyd,
+                                                  model.n_threads, origin, inv_scale)
+    elif init_params == "random":
+        seed = int(rng.integers(0, 2**63))
+        centers = np.zeros((K, d))
+        counts, sums, outer = _mdkernels.random_resp_stats(X, w, K, seed, np.zeros(d),
+                                                           origin, inv_scale)
+    else:  # quantile along the first principal axis
+        centers, counts, sums, outer = _quantile_groups_md(
+            (np.asarray(X, dtype=np.float64) - origin) * inv_scale, w, K)
+    counts = np.asarray(counts, dtype=np.float64)
+    counts, means, _ = _group_moments(counts, centers, sums, np.diagonal(outer, 0, 1, 2))
+    safe = np.where(counts > 0, counts, 1.0)
+    shift, cov = md.covariances_from_moments(safe, sums * (counts > 0)[:, None],
+                                             outer, model.covariance_type,
+                                             model.reg_covar)
+    cov = _fill_empty_covariances(cov, counts, X, model)
+    cov, prec_chol = md.precision_cholesky(cov, model.covariance_type)
+    return md.MDParams(model.covariance_type, counts / counts.sum(), means, cov, prec_chol)
 
 
-def _weighted_variance(x, sample_weight, mean):
-    dev = x - mean
-    if sample_weight is None:
-        return float(np.dot(dev, dev) / x.shape[0])
-    return float(np.dot(sample_weight, dev * dev) / sample_weight.sum())
+def _fill_empty_covariances(cov, counts, X, model):
+    """Give components whose group was empty the covariance of all the data."""
+    empty = counts <= 0
+    if not empty.any() or model.covariance_type == "tied":
+        return cov
+    # An empty group can only come from k-means leaving a centre alone; the
+    # total scatter is a sensible, positive definite stand-in.
+    Xf = (np.asarray(X, dtype=np.float64) - model.frame.origin) * model.frame.inv_scale
+    full = np.atleast_2d(np.cov(Xf, rowvar=False, aweights=model.sample_weight))
+    full[np.diag_indices_from(full)] += model.reg_covar + np.finfo(float).eps
+    stand_in = {"full": full, "diag": np.diag(full).copy(),
+                "spherical": np.diag(full).mean()}[model.covariance_type]
+    cov = cov.copy()
+    cov[empty] = stand_in
+    return cov
+
+
+def _quantile_groups_md(Xf, sample_weight, K):
+    """Equal-weight groups along the first principal axis of Xf (frame units)."""
+    n, d = Xf.shape
+    ws = np.ones(n) if sample_weight is None else sample_weight
+    mean = np.average(Xf, axis=0, weights=ws)
+    cov = np.atleast_2d(np.cov(Xf, rowvar=False, aweights=ws))
+    axis = np.linalg.eigh(cov)[1][:, -1]
+    order = np.argsort((Xf - mean) @ axis, kind="stable")
+    group = np.empty(n, dtype=np.intp)
+    group[order] = _equal_weight_groups(ws[order], K)
+    counts = np.bincount(group, weights=ws, minlength=K)
+    centers = np.zeros((K, d))
+    sums = np.zeros((K, d))
+    outer = np.zeros((K, d, d))
+    for k in range(K):
+        members = group == k
+        if counts[k] > 0:
+            centers[k] = np.average(Xf[members], axis=0, weights=ws[members])
+            dev = Xf[members] - centers[k]
+            sums[k] = ws[members] @ dev
+            outer[k] = (dev * ws[members, None]).T @ dev
+    return centers, counts, sums, outer
+
+
+# ---- shared -----------------------------------------------------------------
+
+def _group_moments(counts, centers, sums, sq_sums):
+    """Group means and per-feature variances from sums shifted by ``centers``
+    (all (K, d)). Empty groups keep their centre, variance 0 (the caller
+    regularises), and get one point's share of weight so every component
+    starts alive."""
+    empty = counts <= 0
+    safe = np.where(empty, 1.0, counts)[:, None]
+    shift = np.where(empty[:, None], 0.0, sums / safe)
+    means = centers + shift
+    variances = np.maximum(sq_sums - sums * shift, 0.0) / safe
+    if empty.any():
+        counts = np.where(empty, counts.sum() / max(10 * len(counts), 1), counts)
+    return counts, means, variances
+
+
+def _equal_weight_groups(sorted_weights, K):
+    """Group of each point (in sorted order) so the K groups carry equal weight:
+    point i joins group floor(K * (weight before it + half its own) / total)."""
+    cum = np.cumsum(sorted_weights)
+    return np.minimum((K * (cum - 0.5 * sorted_weights) / cum[-1]).astype(np.intp), K - 1)
+
+
+def _seed_sample(X, sample_weight, K, rng, seeder):
+    """Run ``seeder`` (k-means++) on a random subsample when n is large."""
+    n = X.shape[0]
+    if n > SEEDING_SAMPLE_SIZE:
+        # Uniform subsample; its weights go with it, so the draw stays
+        # proportional to the sample weights.
+        idx = np.sort(rng.choice(n, SEEDING_SAMPLE_SIZE, replace=False))
+        xs = np.ascontiguousarray(X[idx])
+        ws = None if sample_weight is None else np.ascontiguousarray(sample_weight[idx])
+        if _count_distinct_rows(xs, ws, K) < K:
+            xs, ws = X, sample_weight        # too few distinct values: use all
+    else:
+        xs, ws = X, sample_weight
+    n_local_trials = 2 + int(math.log(K))
+    uniforms = rng.random(1 + (K - 1) * n_local_trials)
+    return seeder(xs, ws, uniforms, n_local_trials)
+
+
+def _count_distinct_rows(X, sample_weight, limit):
+    if X.ndim == 1:
+        return _kernels.count_distinct_upto(X, sample_weight, limit)
+    rows = X if sample_weight is None else X[sample_weight > 0]
+    return min(limit, np.unique(rows, axis=0).shape[0])
+
+
+def _distinct_random_rows(X, sample_weight, K, rng):
+    """K data points (rows) with distinct values, each drawn with probability
+    proportional to its weight; shape (K,) or (K, d) in data units."""
+    n = X.shape[0]
+    chosen, seen = [], set()
+    p = None if sample_weight is None else sample_weight / sample_weight.sum()
+    # Draw in rounds: almost always one round, more only with heavy duplication.
+    while len(chosen) < K:
+        for i in rng.choice(n, size=min(n, 4 * K), replace=True, p=p):
+            key = np.asarray(X[i], dtype=np.float64).tobytes()
+            if key not in seen:
+                seen.add(key)
+                chosen.append(np.asarray(X[i], dtype=np.float64))
+                if len(chosen) == K:
+                    break
+    return np.array(chosen)

@@ -26,20 +26,24 @@ cdef extern from "cyem_kernels.h" nogil:
     enum: CYEM_TILE
     enum: CYEM_HAVE_MULTIVERSION
     size_t CYEM_SCRATCH_DOUBLES(Py_ssize_t K)
-    void cyem_accumulate_f64(const double *x, const double *sample_weight,
+    void cyem_accumulate_f64(const double *x, double origin, double inv_scale,
+                             const double *sample_weight,
                              Py_ssize_t n, Py_ssize_t K, const double *mean,
                              const double *log_norm, const double *prec,
                              double *scratch, double *stats)
-    void cyem_accumulate_f32(const float *x, const double *sample_weight,
+    void cyem_accumulate_f32(const float *x, double origin, double inv_scale,
+                             const double *sample_weight,
                              Py_ssize_t n, Py_ssize_t K, const double *mean,
                              const double *log_norm, const double *prec,
                              double *scratch, double *stats)
-    void cyem_evaluate_f64(const double *x, Py_ssize_t n, Py_ssize_t K,
+    void cyem_evaluate_f64(const double *x, double origin, double inv_scale,
+                           Py_ssize_t n, Py_ssize_t K,
                            const double *mean, const double *log_norm,
                            const double *prec, double *scratch,
                            double *out_log_lik, double *out_resp,
                            int64_t *out_label)
-    void cyem_evaluate_f32(const float *x, Py_ssize_t n, Py_ssize_t K,
+    void cyem_evaluate_f32(const float *x, double origin, double inv_scale,
+                           Py_ssize_t n, Py_ssize_t K,
                            const double *mean, const double *log_norm,
                            const double *prec, double *scratch,
                            double *out_log_lik, double *out_resp,
@@ -74,36 +78,40 @@ cdef Py_ssize_t scratch_size(Py_ssize_t n_components) noexcept nogil:
 
 
 cdef void accumulate_block_f64(
-        const double* x, const double* sample_weight, Py_ssize_t n_samples,
+        const double* x, double origin, double inv_scale,
+        const double* sample_weight, Py_ssize_t n_samples,
         Py_ssize_t n_components, const double* means, const double* log_norm,
         const double* prec, double* scratch, double* stats) noexcept nogil:
-    cyem_accumulate_f64(x, sample_weight, n_samples, n_components, means,
+    cyem_accumulate_f64(x, origin, inv_scale, sample_weight, n_samples, n_components, means,
                         log_norm, prec, scratch, stats)
 
 
 cdef void accumulate_block_f32(
-        const float* x, const double* sample_weight, Py_ssize_t n_samples,
+        const float* x, double origin, double inv_scale,
+        const double* sample_weight, Py_ssize_t n_samples,
         Py_ssize_t n_components, const double* means, const double* log_norm,
         const double* prec, double* scratch, double* stats) noexcept nogil:
-    cyem_accumulate_f32(x, sample_weight, n_samples, n_components, means,
+    cyem_accumulate_f32(x, origin, inv_scale, sample_weight, n_samples, n_components, means,
                         log_norm, prec, scratch, stats)
 
 
 cdef void evaluate_block_f64(
-        const double* x, Py_ssize_t n_samples, Py_ssize_t n_components,
+        const double* x, double origin, double inv_scale,
+        Py_ssize_t n_samples, Py_ssize_t n_components,
         const double* means, const double* log_norm, const double* prec,
         double* scratch, double* out_log_lik, double* out_resp,
         int64_t* out_label) noexcept nogil:
-    cyem_evaluate_f64(x, n_samples, n_components, means, log_norm, prec,
+    cyem_evaluate_f64(x, origin, inv_scale, n_samples, n_components, means, log_norm, prec,
                       scratch, out_log_lik, out_resp, out_label)
 
 
 cdef void evaluate_block_f32(
-        const float* x, Py_ssize_t n_samples, Py_ssize_t n_components,
+        const float* x, double origin, double inv_scale,
+        Py_ssize_t n_samples, Py_ssize_t n_components,
         const double* means, const double* log_norm, const double* prec,
         double* scratch, double* out_log_lik, double* out_resp,
         int64_t* out_label) noexcept nogil:
-    cyem_evaluate_f32(x, n_samples, n_components, means, log_norm, prec,
+    cyem_evaluate_f32(x, origin, inv_scale, n_samples, n_components, means, log_norm, prec,
                       scratch, out_log_lik, out_resp, out_label)
 
 
@@ -151,6 +159,7 @@ def component_arrays(const double[::1] weights, const double[::1] means,
 def accumulate_stats(const floating[::1] x, const double[::1] sample_weight,
                      const double[::1] means, const double[::1] log_norm,
                      const double[::1] prec, int n_threads,
+                     double origin=0.0, double inv_scale=1.0,
                      double[:, ::1] block_stats=None, double[:, ::1] scratch=None):
     """One fused E+M pass: log-likelihood and shifted sufficient statistics.
 
@@ -158,12 +167,15 @@ def accumulate_stats(const floating[::1] x, const double[::1] sample_weight,
     ----------
     x : ndarray of shape (n,), float32 or float64, C-contiguous
         Data (IN). float32 data are widened tile by tile, never copied whole.
+        The kernel sees (x - origin) * inv_scale, the frame of the parameters.
     sample_weight : ndarray of shape (n,), float64, or None
         Non-negative weights v_i (IN); None means all ones.
     means, log_norm, prec : ndarray of shape (K,), float64
         The current parameters in kernel form (IN); see ``component_arrays``.
     n_threads : int
         Number of OpenMP threads (>= 1). Does not change the result.
+    origin, inv_scale : float
+        The frame of the parameters (see ``cyem/src/cyem_kernels.h``).
     block_stats : ndarray of shape (n_blocks(n), 2 + 3K), float64, optional
         Working memory (OUT, overwritten), so that a caller iterating EM can
         allocate it once. Allocated here when None.
@@ -199,12 +211,12 @@ def accumulate_stats(const floating[::1] x, const double[::1] sample_weight,
         buf = &scratch[threadid(), 0]
         memset(&block_stats[b, 0], 0, n_stats * sizeof(double))
         if floating is double:
-            cyem_accumulate_f64(&x[start],
+            cyem_accumulate_f64(&x[start], origin, inv_scale,
                                 (w_ptr + start) if w_ptr != NULL else NULL,
                                 stop - start, K, &means[0], &log_norm[0],
                                 &prec[0], buf, &block_stats[b, 0])
         else:
-            cyem_accumulate_f32(&x[start],
+            cyem_accumulate_f32(&x[start], origin, inv_scale,
                                 (w_ptr + start) if w_ptr != NULL else NULL,
                                 stop - start, K, &means[0], &log_norm[0],
                                 &prec[0], buf, &block_stats[b, 0])
@@ -224,7 +236,7 @@ def make_scratch(Py_ssize_t n_components, int n_threads):
 
 def evaluate(const floating[::1] x, const double[::1] means,
              const double[::1] log_norm, const double[::1] prec, int n_threads,
-             double[::1] out_log_lik=None, double[:, ::1] out_resp=None,
+             double origin=0.0, double inv_scale=1.0, double[::1] out_log_lik=None, double[:, ::1] out_resp=None,
              int64_t[::1] out_label=None):
     """Per-point log-likelihood, memberships and/or labels (the predict family).
 
@@ -262,13 +274,13 @@ def evaluate(const floating[::1] x, const double[::1] means,
         stop = min(start + _BLOCK, n)
         buf = &scratch[threadid(), 0]
         if floating is double:
-            cyem_evaluate_f64(&x[start], stop - start, K, &means[0],
+            cyem_evaluate_f64(&x[start], origin, inv_scale, stop - start, K, &means[0],
                               &log_norm[0], &prec[0], buf,
                               (ll_ptr + start) if ll_ptr != NULL else NULL,
                               (resp_ptr + start * K) if resp_ptr != NULL else NULL,
                               (label_ptr + start) if label_ptr != NULL else NULL)
         else:
-            cyem_evaluate_f32(&x[start], stop - start, K, &means[0],
+            cyem_evaluate_f32(&x[start], origin, inv_scale, stop - start, K, &means[0],
                               &log_norm[0], &prec[0], buf,
                               (ll_ptr + start) if ll_ptr != NULL else NULL,
                               (resp_ptr + start * K) if resp_ptr != NULL else NULL,
@@ -281,7 +293,8 @@ def evaluate(const floating[::1] x, const double[::1] means,
 
 def kmeans_plusplus_1d(const floating[::1] x, const double[::1] sample_weight,
                        Py_ssize_t n_clusters, const double[::1] uniforms,
-                       Py_ssize_t n_local_trials):
+                       Py_ssize_t n_local_trials, double origin=0.0,
+                       double inv_scale=1.0):
     """Greedy k-means++ seeding on one-dimensional data.
 
     Each new centre is drawn with probability proportional to v_i D(x_i)^2
@@ -297,6 +310,9 @@ def kmeans_plusplus_1d(const floating[::1] x, const double[::1] sample_weight,
     uniforms : ndarray of shape (1 + (n_clusters - 1) * n_local_trials,) (IN)
         Uniform [0, 1) draws that make the seeding reproducible.
     n_local_trials : int
+
+    origin, inv_scale : float
+        The frame (x - origin) * inv_scale in which the centres are returned.
 
     Returns
     -------
@@ -321,10 +337,10 @@ def kmeans_plusplus_1d(const floating[::1] x, const double[::1] sample_weight,
             pot += sample_weight[i] if weighted else 1.0
         best_idx = _draw_index(sample_weight, closest_v, uniforms[u_pos] * pot, weighted)
         u_pos += 1
-        centers_v[0] = x[best_idx]
+        centers_v[0] = ((x[best_idx] - origin) * inv_scale)
         pot = 0.0
         for i in range(n):
-            d = x[i] - centers_v[0]
+            d = ((x[i] - origin) * inv_scale) - centers_v[0]
             closest_v[i] = d * d
             pot += (sample_weight[i] if weighted else 1.0) * d * d
         for c in range(1, n_clusters):
@@ -335,19 +351,19 @@ def kmeans_plusplus_1d(const floating[::1] x, const double[::1] sample_weight,
             best_pot = INFINITY
             best_idx = cand_idx[0]
             for t in range(n_local_trials):
-                cand = x[cand_idx[t]]
+                cand = ((x[cand_idx[t]] - origin) * inv_scale)
                 cand_pot = 0.0
                 for i in range(n):
-                    d = x[i] - cand
+                    d = ((x[i] - origin) * inv_scale) - cand
                     v = sample_weight[i] if weighted else 1.0
                     cand_pot += v * min(d * d, closest_v[i])
                 if cand_pot < best_pot:
                     best_pot = cand_pot
                     best_idx = cand_idx[t]
-            centers_v[c] = x[best_idx]
+            centers_v[c] = ((x[best_idx] - origin) * inv_scale)
             pot = 0.0
             for i in range(n):
-                d = x[i] - centers_v[c]
+                d = ((x[i] - origin) * inv_scale) - centers_v[c]
                 closest_v[i] = min(d * d, closest_v[i])
                 pot += (sample_weight[i] if weighted else 1.0) * closest_v[i]
     return centers
@@ -372,7 +388,8 @@ cdef inline Py_ssize_t _draw_index(const double[::1] sample_weight,
 
 
 def lloyd_1d(const floating[::1] x, const double[::1] sample_weight,
-             double[::1] centers, int max_iter):
+             double[::1] centers, int max_iter, double origin=0.0,
+             double inv_scale=1.0):
     """A few Lloyd (k-means) iterations on one-dimensional data, in place.
 
     Points are assigned to the nearest centre by binary search over the
@@ -387,6 +404,8 @@ def lloyd_1d(const floating[::1] x, const double[::1] sample_weight,
         all its points keeps its position.
     max_iter : int
         Maximum number of iterations; stops early when no centre moves.
+    origin, inv_scale : float
+        The frame (x - origin) * inv_scale of the centres and statistics.
 
     Returns
     -------
@@ -419,12 +438,12 @@ def lloyd_1d(const floating[::1] x, const double[::1] sample_weight,
                 hi = K - 1
                 while lo < hi:
                     mid = (lo + hi) // 2
-                    if x[i] > mids[mid]:
+                    if ((x[i] - origin) * inv_scale) > mids[mid]:
                         lo = mid + 1
                     else:
                         hi = mid
                 v = sample_weight[i] if weighted else 1.0
-                d = x[i] - centers[lo]
+                d = ((x[i] - origin) * inv_scale) - centers[lo]
                 n_k[lo] += v
                 s_k[lo] += v * d
                 q_k[lo] += v * d * d
@@ -445,7 +464,8 @@ def lloyd_1d(const floating[::1] x, const double[::1] sample_weight,
 
 
 def random_resp_stats(const floating[::1] x, const double[::1] sample_weight,
-                      Py_ssize_t n_components, uint64_t seed, double shift):
+                      Py_ssize_t n_components, uint64_t seed, double shift,
+                      double origin=0.0, double inv_scale=1.0):
     """Statistics of random memberships (scikit-learn's 'random' init).
 
     Each point's memberships are K uniform draws normalised to sum to one,
@@ -455,7 +475,8 @@ def random_resp_stats(const floating[::1] x, const double[::1] sample_weight,
     Returns
     -------
     counts, sums_dev, sums_sq_dev : ndarray of shape (K,)
-        sum v r_ik, sum v r_ik (x_i - shift), sum v r_ik (x_i - shift)^2.
+        sum v r_ik, sum v r_ik (x'_i - shift), sum v r_ik (x'_i - shift)^2 with
+        x' = (x - origin) * inv_scale.
     """
     cdef Py_ssize_t n = x.shape[0], K = n_components, i, k
     cdef double v, d, total
@@ -474,7 +495,7 @@ def random_resp_stats(const floating[::1] x, const double[::1] sample_weight,
                 u[k] = _uniform(&state)
                 total += u[k]
             v = sample_weight[i] if weighted else 1.0
-            d = x[i] - shift
+            d = ((x[i] - origin) * inv_scale) - shift
             for k in range(K):
                 n_k[k] += v * u[k] / total
                 s_k[k] += v * u[k] / total * d

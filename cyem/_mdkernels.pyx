@@ -39,20 +39,24 @@ from scipy.linalg.cython_blas cimport dgemm
 cdef extern from "cyem_md_kernels.h" nogil:
     enum: CYEM_TILE
     size_t CYEM_MD_DIAG_SCRATCH_DOUBLES(Py_ssize_t K, Py_ssize_t d)
-    void cyem_md_diag_accumulate_f64(const double *x, const double *sample_weight,
+    void cyem_md_diag_accumulate_f64(const double *x, const double *origin,
+                                     const double *inv_scale, const double *sample_weight,
                                      Py_ssize_t n, Py_ssize_t d, Py_ssize_t K,
                                      const double *mean, const double *log_norm,
                                      const double *prec, double *scratch, double *stats)
-    void cyem_md_diag_accumulate_f32(const float *x, const double *sample_weight,
+    void cyem_md_diag_accumulate_f32(const float *x, const double *origin,
+                                     const double *inv_scale, const double *sample_weight,
                                      Py_ssize_t n, Py_ssize_t d, Py_ssize_t K,
                                      const double *mean, const double *log_norm,
                                      const double *prec, double *scratch, double *stats)
-    void cyem_md_diag_evaluate_f64(const double *x, Py_ssize_t n, Py_ssize_t d,
+    void cyem_md_diag_evaluate_f64(const double *x, const double *origin,
+                                   const double *inv_scale, Py_ssize_t n, Py_ssize_t d,
                                    Py_ssize_t K, const double *mean,
                                    const double *log_norm, const double *prec,
                                    double *scratch, double *out_log_lik,
                                    double *out_resp, int64_t *out_label)
-    void cyem_md_diag_evaluate_f32(const float *x, Py_ssize_t n, Py_ssize_t d,
+    void cyem_md_diag_evaluate_f32(const float *x, const double *origin,
+                                   const double *inv_scale, Py_ssize_t n, Py_ssize_t d,
                                    Py_ssize_t K, const double *mean,
                                    const double *log_norm, const double *prec,
                                    double *scratch, double *out_log_lik,
@@ -110,15 +114,17 @@ def make_scratch(Py_ssize_t K, Py_ssize_t d, int kind, int n_threads):
 # ---- full / tied: BLAS on tiles ---------------------------------------------
 
 cdef inline void _center(const floating *x, Py_ssize_t m, Py_ssize_t d,
+                         const double *origin, const double *inv_scale,
                          const double *mu, double *dev) noexcept nogil:
-    """dev (m x d) = x - mu, widened to double."""
+    """dev (m x d) = x' - mu with x' = (x - origin) * inv_scale, in double."""
     cdef Py_ssize_t j, f
     for j in range(m):
         for f in range(d):
-            dev[j * d + f] = <double> x[j * d + f] - mu[f]
+            dev[j * d + f] = (<double> x[j * d + f] - origin[f]) * inv_scale[f] - mu[f]
 
 
-cdef void _full_log_densities(const floating *x, Py_ssize_t m, Py_ssize_t d,
+cdef void _full_log_densities(const floating *x, const double *origin,
+                              const double *inv_scale, Py_ssize_t m, Py_ssize_t d,
                               Py_ssize_t K, const double *means,
                               const double *log_norm, const double *prec_chol,
                               bint tied, double *dev, double *y,
@@ -131,7 +137,7 @@ cdef void _full_log_densities(const floating *x, Py_ssize_t m, Py_ssize_t d,
     cdef double *U
     for k in range(K):
         U = <double *> (prec_chol if tied else prec_chol + k * d * d)
-        _center(x, m, d, means + k * d, dev)
+        _center(x, m, d, origin, inv_scale, means + k * d, dev)
         # Row-major Y = dev @ U is column-major Y^T = U^T dev^T: BLAS sees
         # row-major arrays as their transposes, so no copy is needed.
         dgemm(&no_trans, &no_trans, &di, &mi, &di, &one, U, &di, dev, &di,
@@ -143,7 +149,8 @@ cdef void _full_log_densities(const floating *x, Py_ssize_t m, Py_ssize_t d,
             z[k * CYEM_TILE + j] = log_norm[k] - 0.5 * q
 
 
-cdef void _full_accumulate_block(const floating *x, const double *sample_weight,
+cdef void _full_accumulate_block(const floating *x, const double *origin,
+                                 const double *inv_scale, const double *sample_weight,
                                  Py_ssize_t n, Py_ssize_t d, Py_ssize_t K,
                                  const double *means, const double *log_norm,
                                  const double *prec_chol, bint tied,
@@ -163,13 +170,13 @@ cdef void _full_accumulate_block(const floating *x, const double *sample_weight,
     while start < n:
         m = min(<Py_ssize_t> CYEM_TILE, n - start)
         mi = <int> m
-        _full_log_densities(x + start * d, m, d, K, means, log_norm, prec_chol,
+        _full_log_densities(x + start * d, origin, inv_scale, m, d, K, means, log_norm, prec_chol,
                             tied, dev, y, z)
         cyem_md_memberships(z, m, K, (sample_weight + start) if sample_weight != NULL
                             else NULL, work, stats)
         for k in range(K):
             zk = z + k * CYEM_TILE
-            _center(x + start * d, m, d, means + k * d, dev)
+            _center(x + start * d, m, d, origin, inv_scale, means + k * d, dev)
             n_k = 0.0
             for j in range(m):
                 r = zk[j]
@@ -189,7 +196,8 @@ cdef void _full_accumulate_block(const floating *x, const double *sample_weight,
         start += m
 
 
-cdef void _full_evaluate_block(const floating *x, Py_ssize_t n, Py_ssize_t d,
+cdef void _full_evaluate_block(const floating *x, const double *origin,
+                               const double *inv_scale, Py_ssize_t n, Py_ssize_t d,
                                Py_ssize_t K, const double *means,
                                const double *log_norm, const double *prec_chol,
                                bint tied, double *scratch, double *out_log_lik,
@@ -201,7 +209,7 @@ cdef void _full_evaluate_block(const floating *x, Py_ssize_t n, Py_ssize_t d,
     cdef Py_ssize_t start = 0, m
     while start < n:
         m = min(<Py_ssize_t> CYEM_TILE, n - start)
-        _full_log_densities(x + start * d, m, d, K, means, log_norm, prec_chol,
+        _full_log_densities(x + start * d, origin, inv_scale, m, d, K, means, log_norm, prec_chol,
                             tied, dev, y, z)
         cyem_md_outputs(z, m, K, work,
                         (out_log_lik + start) if out_log_lik != NULL else NULL,
@@ -214,7 +222,8 @@ cdef void _full_evaluate_block(const floating *x, Py_ssize_t n, Py_ssize_t d,
 
 def accumulate_stats(const floating[:, ::1] X, const double[::1] sample_weight,
                      const double[:, ::1] means, const double[::1] log_norm,
-                     prec, int kind, int n_threads, double[:, ::1] block_stats=None,
+                     prec, int kind, int n_threads, const double[::1] origin,
+                     const double[::1] inv_scale, double[:, ::1] block_stats=None,
                      double[:, ::1] scratch=None):
     """One fused E+M pass over X (n x d): log-likelihood and shifted statistics.
 
@@ -228,6 +237,8 @@ def accumulate_stats(const floating[:, ::1] X, const double[::1] sample_weight,
         (K, d) for DIAG; (K, d, d), or (1, d, d) when tied, for FULL.
     kind : DIAG or FULL
     n_threads : int
+    origin, inv_scale : ndarray of shape (d,) (IN)
+        The frame x' = (x - origin) * inv_scale of the parameters.
     block_stats, scratch : ndarray, optional (OUT, overwritten)
         Working memory of shapes (n_blocks(n), n_stats) and
         (n_threads, scratch_size), so an EM loop can allocate them once.
@@ -261,18 +272,18 @@ def accumulate_stats(const floating[:, ::1] X, const double[::1] sample_weight,
         buf = &scratch[threadid(), 0]
         memset(&block_stats[b, 0], 0, ns * sizeof(double))
         if kind == KIND_FULL:
-            _full_accumulate_block(&X[start, 0],
+            _full_accumulate_block(&X[start, 0], &origin[0], &inv_scale[0],
                                    (w_ptr + start) if w_ptr != NULL else NULL,
                                    stop - start, d, K, &means[0, 0], &log_norm[0],
                                    &prec_flat[0], tied, buf, &block_stats[b, 0])
         elif floating is double:
-            cyem_md_diag_accumulate_f64(&X[start, 0],
+            cyem_md_diag_accumulate_f64(&X[start, 0], &origin[0], &inv_scale[0],
                                         (w_ptr + start) if w_ptr != NULL else NULL,
                                         stop - start, d, K, &means[0, 0],
                                         &log_norm[0], &prec_flat[0], buf,
                                         &block_stats[b, 0])
         else:
-            cyem_md_diag_accumulate_f32(&X[start, 0],
+            cyem_md_diag_accumulate_f32(&X[start, 0], &origin[0], &inv_scale[0],
                                         (w_ptr + start) if w_ptr != NULL else NULL,
                                         stop - start, d, K, &means[0, 0],
                                         &log_norm[0], &prec_flat[0], buf,
@@ -286,6 +297,7 @@ def accumulate_stats(const floating[:, ::1] X, const double[::1] sample_weight,
 
 def evaluate(const floating[:, ::1] X, const double[:, ::1] means,
              const double[::1] log_norm, prec, int kind, int n_threads,
+             const double[::1] origin, const double[::1] inv_scale,
              double[::1] out_log_lik=None, double[:, ::1] out_resp=None,
              int64_t[::1] out_label=None):
     """Per-point log-likelihood, memberships and/or labels (OUT arrays may be None)."""
@@ -312,19 +324,19 @@ def evaluate(const floating[:, ::1] X, const double[:, ::1] means,
         stop = min(start + bs, n)
         buf = &scratch[threadid(), 0]
         if kind == KIND_FULL:
-            _full_evaluate_block(&X[start, 0], stop - start, d, K, &means[0, 0],
+            _full_evaluate_block(&X[start, 0], &origin[0], &inv_scale[0], stop - start, d, K, &means[0, 0],
                                  &log_norm[0], &prec_flat[0], tied, buf,
                                  (ll_ptr + start) if ll_ptr != NULL else NULL,
                                  (resp_ptr + start * K) if resp_ptr != NULL else NULL,
                                  (label_ptr + start) if label_ptr != NULL else NULL)
         elif floating is double:
-            cyem_md_diag_evaluate_f64(&X[start, 0], stop - start, d, K, &means[0, 0],
+            cyem_md_diag_evaluate_f64(&X[start, 0], &origin[0], &inv_scale[0], stop - start, d, K, &means[0, 0],
                                       &log_norm[0], &prec_flat[0], buf,
                                       (ll_ptr + start) if ll_ptr != NULL else NULL,
                                       (resp_ptr + start * K) if resp_ptr != NULL else NULL,
                                       (label_ptr + start) if label_ptr != NULL else NULL)
         else:
-            cyem_md_diag_evaluate_f32(&X[start, 0], stop - start, d, K, &means[0, 0],
+            cyem_md_diag_evaluate_f32(&X[start, 0], &origin[0], &inv_scale[0], stop - start, d, K, &means[0, 0],
                                       &log_norm[0], &prec_flat[0], buf,
                                       (ll_ptr + start) if ll_ptr != NULL else NULL,
                                       (resp_ptr + start * K) if resp_ptr != NULL else NULL,
@@ -333,20 +345,25 @@ def evaluate(const floating[:, ::1] X, const double[:, ::1] means,
 
 # ---- initialisation: k-means in d dimensions ---------------------------------
 
-cdef inline double _sq_dist(const floating *x, const double *c, Py_ssize_t d) noexcept nogil:
+cdef inline double _sq_dist(const floating *x, const double *origin,
+                           const double *inv_scale, const double *c,
+                           Py_ssize_t d) noexcept nogil:
+    """Squared distance between the point x (in data units) and c (in the frame)."""
     cdef Py_ssize_t f
     cdef double s = 0.0, t
     for f in range(d):
-        t = <double> x[f] - c[f]
+        t = (<double> x[f] - origin[f]) * inv_scale[f] - c[f]
         s = s + t * t
     return s
 
 
 def kmeans_plusplus(const floating[:, ::1] X, const double[::1] sample_weight,
                     Py_ssize_t n_clusters, const double[::1] uniforms,
-                    Py_ssize_t n_local_trials):
+                    Py_ssize_t n_local_trials, const double[::1] origin,
+                    const double[::1] inv_scale):
     """Greedy k-means++ seeding (see ``cyem._kernels.kmeans_plusplus_1d``) in d
-    dimensions. Returns centres of shape (n_clusters, d)."""
+    dimensions. Returns centres of shape (n_clusters, d), in the frame
+    (x - origin) * inv_scale."""
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], i, c, t, best_idx, u_pos = 0
     cdef double pot, cand_pot, best_pot, v, dist, acc, target
     centers = np.empty((n_clusters, d))
@@ -384,20 +401,21 @@ def kmeans_plusplus(const floating[:, ::1] X, const double[::1] sample_weight,
                     for i in range(n):
                         dist = 0.0
                         for f in range(d):
-                            dist = dist + (<double> X[i, f] - X[cand_idx[t], f]) ** 2
+                            dist = dist + (((<double> X[i, f] - origin[f]) * inv_scale[f]) - ((<double> X[cand_idx[t], f] - origin[f]) * inv_scale[f])) ** 2
                         cand_pot += (sample_weight[i] if weighted else 1.0) * min(dist, cl[i])
                     if cand_pot < best_pot:
                         best_pot = cand_pot
                         best_idx = cand_idx[t]
             for f in range(d):
-                cv[c, f] = X[best_idx, f]
+                cv[c, f] = (<double> X[best_idx, f] - origin[f]) * inv_scale[f]
             for i in range(n):
-                dist = _sq_dist(&X[i, 0], &cv[c, 0], d)
+                dist = _sq_dist(&X[i, 0], &origin[0], &inv_scale[0], &cv[c, 0], d)
                 cl[i] = dist if c == 0 else min(dist, cl[i])
     return centers
 
 
 cdef void _assign_pass(const floating[:, ::1] X, const double[::1] sample_weight,
+                       const double[::1] origin, const double[::1] inv_scale,
                        const double[:, ::1] centers, double[:, ::1] part,
                        double[::1] totals, bint with_outer, int n_threads) noexcept:
     """Assign every point to its nearest centre and sum, per block then in
@@ -418,20 +436,20 @@ cdef void _assign_pass(const floating[:, ::1] X, const double[::1] sample_weight
             best = 0
             best_d = INFINITY
             for k in range(K):
-                dist = _sq_dist(&X[i, 0], &centers[k, 0], d)
+                dist = _sq_dist(&X[i, 0], &origin[0], &inv_scale[0], &centers[k, 0], d)
                 if dist < best_d:
                     best_d = dist
                     best = k
             v = sample_weight[i] if weighted else 1.0
             p[best] += v
             for f in range(d):
-                p[K + best * d + f] += v * (<double> X[i, f] - centers[best, f])
+                p[K + best * d + f] += v * (((<double> X[i, f] - origin[f]) * inv_scale[f]) - centers[best, f])
             if with_outer:
                 for f in range(d):
                     for g in range(f + 1):
                         p[K + K * d + best * d * d + f * d + g] += (
-                            v * (<double> X[i, f] - centers[best, f])
-                            * (<double> X[i, g] - centers[best, g]))
+                            v * (((<double> X[i, f] - origin[f]) * inv_scale[f]) - centers[best, f])
+                            * (((<double> X[i, g] - origin[g]) * inv_scale[g]) - centers[best, g]))
     with nogil:
         for j in range(per_block):
             totals[j] = 0.0
@@ -441,9 +459,10 @@ cdef void _assign_pass(const floating[:, ::1] X, const double[::1] sample_weight
 
 
 def lloyd(const floating[:, ::1] X, const double[::1] sample_weight,
-          double[:, ::1] centers, int max_iter, int n_threads):
+          double[:, ::1] centers, int max_iter, int n_threads,
+          const double[::1] origin, const double[::1] inv_scale):
     """Lloyd iterations in d dimensions, in place, then the statistics of the
-    final partition.
+    final partition, all in the frame (x - origin) * inv_scale.
 
     Each pass assigns every point to its nearest centre; blocks of points keep
     their own partial sums, added in block order, so the result does not
@@ -464,7 +483,7 @@ def lloyd(const floating[:, ::1] X, const double[::1] sample_weight,
     totals = np.zeros(per_block)
     cdef double[::1] tot = totals
     for it in range(max_iter):
-        _assign_pass(X, sample_weight, centers, part, tot, False, n_threads)
+        _assign_pass(X, sample_weight, origin, inv_scale, centers, part, tot, False, n_threads)
         moved = 0.0
         for k in range(K):
             if tot[k] > 0:
@@ -476,7 +495,7 @@ def lloyd(const floating[:, ::1] X, const double[::1] sample_weight,
         if moved == 0.0:
             break
     # A last pass collects the statistics around the final centres.
-    _assign_pass(X, sample_weight, centers, part, tot, True, n_threads)
+    _assign_pass(X, sample_weight, origin, inv_scale, centers, part, tot, True, n_threads)
     counts = totals[:K].copy()
     sums = totals[K:K + K * d].reshape(K, d).copy()
     lower = np.tril(totals[K + K * d:].reshape(K, d, d))
@@ -485,10 +504,12 @@ def lloyd(const floating[:, ::1] X, const double[::1] sample_weight,
 
 
 def random_resp_stats(const floating[:, ::1] X, const double[::1] sample_weight,
-                      Py_ssize_t n_components, uint64_t seed, const double[::1] shift):
+                      Py_ssize_t n_components, uint64_t seed, const double[::1] shift,
+                      const double[::1] origin, const double[::1] inv_scale):
     """Statistics of random memberships in d dimensions (see the univariate
     ``cyem._kernels.random_resp_stats``): counts (K,), sums (K, d) and outer
-    products (K, d, d) of the deviations from ``shift``."""
+    products (K, d, d) of the deviations from ``shift`` (in the frame
+    (x - origin) * inv_scale)."""
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], K = n_components, i, k, f, g
     cdef double v, total, r
     cdef uint64_t state, zz
@@ -515,7 +536,7 @@ def random_resp_stats(const floating[:, ::1] X, const double[::1] sample_weight,
                 total += u[k]
             v = sample_weight[i] if weighted else 1.0
             for f in range(d):
-                dev[f] = <double> X[i, f] - shift[f]
+                dev[f] = ((<double> X[i, f] - origin[f]) * inv_scale[f]) - shift[f]
             for k in range(K):
                 r = v * u[k] / total
                 n_k[k] += r

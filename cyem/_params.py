@@ -42,10 +42,12 @@ class MStepReport:
 
     empty: set = field(default_factory=set)       # components that lost all mass
     collapsed: set = field(default_factory=set)   # variances floored
+    singular: set = field(default_factory=set)    # covariances needing jitter
 
     def merge(self, other):
         self.empty |= other.empty
         self.collapsed |= other.collapsed
+        self.singular |= other.singular
 
 
 def split_stats(stats, n_components):
@@ -71,7 +73,9 @@ def m_step(stats, previous, tied, reg_covar, variance_floor):
     variance_floor : float
         Smallest variance allowed after regularisation; smaller ones (a
         component collapsed onto one value with ``reg_covar=0``) are raised to
-        it and reported.
+        it and reported. The model layer works in a frame where the data span
+        [-1, 1] and uses eps^2: invisible next to any real variance, large
+        enough that every density stays finite.
 
     Returns
     -------
@@ -109,20 +113,6 @@ def m_step(stats, previous, tied, reg_covar, variance_floor):
         report.collapsed.update(np.flatnonzero(collapsed).tolist())
         variances = np.where(collapsed, variance_floor, variances)
     return MixtureParams(weights, means, variances), report
-
-
-def variance_floor(x, reg_covar):
-    """Smallest variance a component may take.
-
-    With ``reg_covar > 0`` every variance is at least ``reg_covar`` and this
-    floor is inert. With ``reg_covar = 0`` a component can collapse onto one
-    value; its variance is then held at (eps * scale)^2, where scale is the
-    data's range (or magnitude, for constant data): small enough to be
-    invisible, large enough that every density stays finite.
-    """
-    lo, hi = float(np.min(x)), float(np.max(x))
-    scale = max(hi - lo, abs(hi), abs(lo)) or 1.0
-    return max((np.finfo(np.float64).eps * scale) ** 2, np.finfo(np.float64).tiny)
 
 
 # ---- scikit-learn's attribute shapes ------------------------------------------

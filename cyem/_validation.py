@@ -7,8 +7,12 @@ import numpy as np
 
 from . import _kernels
 
-_FLOAT_KINDS = "f"
 _ACCEPTED_KINDS = "biuf"  # bool, signed and unsigned integers, floats
+
+# Standard deviations and precisions must imply a variance (s^2 or 1/p) that is
+# a normal, finite float64 with room to spare: outside this range the square
+# or the reciprocal under- or overflows and EM returns NaN or inf silently.
+_SCALE_LIMIT = 1e150
 
 
 def _as_numeric_array(value, name):
@@ -17,6 +21,12 @@ def _as_numeric_array(value, name):
         raise TypeError(f"{name} must be an array-like of numbers, got None")
     if isinstance(value, (str, bytes)):
         raise TypeError(f"{name} must be an array-like of numbers, got a string")
+    if np.ma.is_masked(value):
+        # np.asarray drops the mask: the hidden values would be used silently.
+        raise ValueError(
+            f"{name} is a masked array with masked entries; remove them or fill "
+            f"them before fitting"
+        )
     try:
         arr = np.asarray(value)
     except (ValueError, TypeError) as exc:
@@ -28,6 +38,10 @@ def _as_numeric_array(value, name):
     if kind == "c":
         raise TypeError(f"{name} must be real-valued, got complex dtype {arr.dtype}")
     if kind == "O":
+        # float() parses text, so strings inside an object array would slip
+        # through the conversion below; refuse them as a string dtype is refused.
+        if any(isinstance(item, (str, bytes)) for item in arr.flat):
+            raise TypeError(f"{name} must contain numbers, got object dtype holding text")
         # A list mixing numbers and None/objects: try a float conversion once.
         try:
             arr = arr.astype(np.float64)
@@ -80,7 +94,7 @@ def check_univariate_data(X, name="X", n_features_expected=None):
             )
         if n_features != 1:
             raise ValueError(
-                f"{name} has shape {arr.shape}: cyem currently fits univariate "
+                f"{name} has shape {arr.shape}: this function fits univariate "
                 f"data only (a 1-D array or shape (n_samples, 1))"
             )
         arr = arr[:, 0]
@@ -91,10 +105,56 @@ def check_univariate_data(X, name="X", n_features_expected=None):
         )
     if arr.shape[0] == 0:
         raise ValueError(f"{name} is empty: at least one sample is required")
-    dtype = np.float32 if arr.dtype == np.float32 else np.float64
+    # float32 in either byte order stays float32 (dtype('>f4') != float32, so
+    # compare kind and size, not the dtype): both byte orders must fit alike.
+    is_float32 = arr.dtype.kind == "f" and arr.dtype.itemsize == 4
+    dtype = np.float32 if is_float32 else np.float64
     # Native byte order and C-contiguity; a no-op for plain float arrays.
     x = np.ascontiguousarray(arr, dtype=np.dtype(dtype).newbyteorder("="))
     _check_finite(x, name)
+    return x
+
+
+def check_data(X, name="X", n_features_expected=None):
+    """Validate data of any width for the estimator.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples,) or (n_samples, n_features)
+    name : str
+    n_features_expected : int or None
+        For data given to a fitted model: the number of features seen in fit.
+
+    Returns
+    -------
+    x : ndarray, float32 or float64, C-contiguous, native byte order
+        Shape (n_samples,) for univariate data (1-D input or one column),
+        else (n_samples, n_features). Copied only when needed.
+    """
+    arr = _as_numeric_array(X, name)
+    if arr.ndim == 1 or (arr.ndim == 2 and arr.shape[1] == 1):
+        if n_features_expected is not None and n_features_expected != 1:
+            raise ValueError(
+                f"{name} has 1 feature, but the model was fitted with "
+                f"{n_features_expected} features")
+        return check_univariate_data(arr, name, n_features_expected)
+    if arr.ndim != 2:
+        raise ValueError(
+            f"{name} must be 1-D or 2-D (n_samples, n_features), got an array "
+            f"with {arr.ndim} dimension(s) and shape {arr.shape}")
+    n_samples, n_features = arr.shape
+    if n_features_expected is not None and n_features != n_features_expected:
+        raise ValueError(
+            f"{name} has {n_features} features, but the model was fitted with "
+            f"{n_features_expected} feature(s)")
+    if n_features == 0:
+        raise ValueError(f"{name} has 0 features (shape {arr.shape})")
+    if n_samples == 0:
+        raise ValueError(f"{name} is empty: at least one sample is required")
+    is_float32 = arr.dtype.kind == "f" and arr.dtype.itemsize == 4
+    dtype = np.float32 if is_float32 else np.float64
+    x = np.ascontiguousarray(arr, dtype=np.dtype(dtype).newbyteorder("="))
+    _check_finite(x.reshape(-1), name)
     return x
 
 
@@ -121,6 +181,13 @@ def check_sample_weight(sample_weight, n_samples):
         raise ValueError("sample_weight contains negative values")
     if not w.max() > 0:
         raise ValueError("sample_weight is zero everywhere: nothing to fit")
+    with np.errstate(over="ignore"):
+        total = w.sum()
+    if not np.isfinite(total):
+        raise ValueError(
+            "sample_weight sums to infinity in float64; divide it by a constant "
+            "(the fitted parameters do not depend on the scale of the weights)"
+        )
     return w
 
 
@@ -154,21 +221,50 @@ def check_choice(value, name, choices):
     return value
 
 
-def check_n_components(n_components, x, sample_weight):
-    """n_components >= 1 and no larger than the number of distinct values."""
-    n_components = check_int(n_components, "n_components", 1)
-    n_distinct = _kernels.count_distinct_upto(x, sample_weight, n_components)
+def check_n_components(n_components, x, sample_weight, name="n_components",
+                       data_name="X"):
+    """n_components >= 1 and no larger than the number of distinct values.
+
+    ``name`` and ``data_name`` are the arguments the error message names (for
+    ``cyem.em`` the component count comes from ``weights`` and the data is ``x``).
+    """
+    n_components = check_int(n_components, name, 1)
+    # There are at most n distinct values, and the kernel allocates one slot
+    # per value it may count: never ask for more than n.
+    limit = min(n_components, x.shape[0])
+    n_distinct = count_distinct(x, sample_weight, limit)
     if n_distinct < n_components:
+        weighted = " with positive weight" if sample_weight is not None else ""
         raise ValueError(
-            f"n_components={n_components} is larger than the number of distinct "
-            f"values in X ({n_distinct}{' with positive weight' if sample_weight is not None else ''}); "
-            f"use n_components <= {n_distinct}"
+            f"{name} asks for {n_components} components, more than the "
+            f"{n_distinct} distinct value(s) in {data_name}{weighted}; "
+            f"use at most {n_distinct}"
         )
     return n_components
 
 
+def count_distinct(x, sample_weight, limit):
+    """Distinct values (1-D) or rows (2-D) with positive weight, up to ``limit``."""
+    if x.ndim == 1:
+        return _kernels.count_distinct_upto(x, sample_weight, limit)
+    return _count_distinct_rows_upto(x, sample_weight, limit)
+
+
+def _count_distinct_rows_upto(X, sample_weight, limit):
+    """Distinct rows of X (with positive weight), counting no further than
+    ``limit``; looks at a prefix first so that typical data cost O(limit)."""
+    rows = X if sample_weight is None else X[sample_weight > 0]
+    head = rows[:max(8 * limit, 64)]
+    found = np.unique(head, axis=0).shape[0] if head.shape[0] else 0
+    if found >= limit or head.shape[0] == rows.shape[0]:
+        return min(found, limit)
+    return min(np.unique(rows, axis=0).shape[0], limit)
+
+
 def check_initial_weights(weights, n_components, name="weights_init"):
     w = _as_numeric_array(weights, name).astype(np.float64)
+    if w.size == 0:
+        raise ValueError(f"{name} is empty: at least one component is required")
     if w.shape != (n_components,):
         raise ValueError(f"{name} must have shape ({n_components},), got {w.shape}")
     _check_finite(np.ascontiguousarray(w), name)
@@ -192,6 +288,52 @@ def check_initial_means(means, n_components, name="means_init"):
     return m
 
 
+def check_initial_means_md(means, n_components, n_features, name="means_init"):
+    m = _as_numeric_array(means, name).astype(np.float64)
+    if m.shape != (n_components, n_features):
+        raise ValueError(f"{name} must have shape ({n_components}, {n_features}), "
+                         f"got {m.shape}")
+    m = np.ascontiguousarray(m)
+    _check_finite(m.reshape(-1), name)
+    return m
+
+
+def check_initial_precisions_md(precisions, n_components, n_features, covariance_type,
+                                name="precisions_init"):
+    """scikit-learn's precisions_init for d >= 2: (K, d, d) 'full', (d, d)
+    'tied', (K, d) 'diag', (K,) 'spherical'. Returns (covariances, precision
+    Cholesky factors) in scikit-learn's shapes; the factors are the lower
+    Cholesky factors of the given precisions, as scikit-learn uses them."""
+    from scipy import linalg
+
+    K, d = n_components, n_features
+    shape = {"full": (K, d, d), "tied": (d, d), "diag": (K, d),
+             "spherical": (K,)}[covariance_type]
+    p = _as_numeric_array(precisions, name).astype(np.float64)
+    if p.shape != shape:
+        raise ValueError(f"{name} must have shape {shape} for covariance_type="
+                         f"'{covariance_type}', got {p.shape}")
+    _check_finite(np.ascontiguousarray(p).reshape(-1), name)
+    if covariance_type in ("diag", "spherical"):
+        if not (p > 0).all():
+            raise ValueError(f"{name} must be positive, got {p}")
+        return 1.0 / p, np.sqrt(p)
+    mats = p if covariance_type == "full" else p[np.newaxis]
+    chols, covs = [], []
+    for k, mat in enumerate(mats):
+        if not np.allclose(mat, mat.T, rtol=1e-10, atol=0):
+            raise ValueError(f"{name}: matrix {k} is not symmetric")
+        try:
+            chol = linalg.cholesky(mat, lower=True)
+        except linalg.LinAlgError:
+            raise ValueError(f"{name}: matrix {k} is not positive definite") from None
+        chols.append(chol)
+        covs.append(linalg.cho_solve((chol, True), np.eye(d)))
+    if covariance_type == "tied":
+        return covs[0], chols[0]
+    return np.array(covs), np.array(chols)
+
+
 def check_positive_vector(values, n_values, name, shapes):
     """Positive finite numbers in one of ``shapes``; returned flat, float64."""
     v = _as_numeric_array(values, name).astype(np.float64)
@@ -202,4 +344,9 @@ def check_positive_vector(values, n_values, name, shapes):
     _check_finite(v, name)
     if not (v > 0).all():
         raise ValueError(f"{name} must be positive, got {v}")
+    if not ((v >= 1 / _SCALE_LIMIT) & (v <= _SCALE_LIMIT)).all():
+        raise ValueError(
+            f"{name} must lie between {1 / _SCALE_LIMIT:g} and {_SCALE_LIMIT:g} "
+            f"(the variances they imply must be representable), got {v}"
+        )
     return v

@@ -1,19 +1,37 @@
-"""``cyem.GaussianMixture``: a drop-in for scikit-learn's estimator, univariate."""
+"""``cyem.GaussianMixture``: a drop-in for scikit-learn's estimator."""
 
+import contextlib
 import inspect
 import warnings
 from numbers import Integral
 
 import numpy as np
 
-from . import _kernels
+from . import _kernels, _mdkernels
+from . import _params as uni
+from . import _params_md as md
 from . import _validation as v
 from ._em import run_em, warn_degenerate
+from ._frame import Frame
 from ._init import INIT_PARAMS, initial_parameters
-from ._params import (COVARIANCE_TYPES, MixtureParams, covariances_for, n_parameters,
-                      variance_floor, variances_from_precisions)
+from ._model import make_model
+from ._params import COVARIANCE_TYPES, covariances_for, variances_from_precisions
 from ._threads import effective_n_threads
 from .exceptions import ConvergenceWarning, NotFittedError
+
+_BLAS_CONTROLLER = None
+
+
+def _single_threaded_blas(covariance_type, n_features):
+    """Limit BLAS to one thread while the full/tied kernels call it from our
+    own parallel loops (no oversubscription); a no-op for the other models."""
+    global _BLAS_CONTROLLER
+    if n_features == 1 or covariance_type not in ("full", "tied"):
+        return contextlib.nullcontext()
+    if _BLAS_CONTROLLER is None:
+        from threadpoolctl import ThreadpoolController
+        _BLAS_CONTROLLER = ThreadpoolController()
+    return _BLAS_CONTROLLER.limit(limits=1, user_api="blas")
 
 
 def _check_random_state(random_state):
@@ -32,6 +50,15 @@ def _check_random_state(random_state):
         "random_state must be None, an int, a numpy Generator or RandomState; "
         f"got {type(random_state).__name__}"
     )
+
+
+def _max_variance(covariances, covariance_type):
+    """Largest variance of any feature of any component."""
+    if covariance_type == "full":
+        return float(np.max(np.diagonal(covariances, axis1=1, axis2=2)))
+    if covariance_type == "tied":
+        return float(np.max(np.diag(covariances)))
+    return float(np.max(covariances))
 
 
 class GaussianMixture:
@@ -208,14 +235,26 @@ default='kmeans'
             raise TypeError(f"{name} must be a bool, got {value!r}")
         return bool(value)
 
-    def _user_initial_values(self, K, covariance_type):
-        """The validated weights_init / means_init / precisions_init (or None)."""
+    def _user_initial_values(self, K, d, covariance_type):
+        """Validated weights_init / means_init / precisions_init (or None), in
+        data units: weights (K,), means (K, d), and for the precisions either
+        variances (K,) when d == 1 or (covariances, precision Cholesky
+        factors) in scikit-learn's shapes."""
         weights = None if self.weights_init is None else \
             v.check_initial_weights(self.weights_init, K)
-        means = None if self.means_init is None else v.check_initial_means(self.means_init, K)
-        variances = None if self.precisions_init is None else \
-            variances_from_precisions(self.precisions_init, K, covariance_type)
-        return weights, means, variances
+        means = None
+        if self.means_init is not None:
+            means = v.check_initial_means(self.means_init, K) if d == 1 else \
+                v.check_initial_means_md(self.means_init, K, d)
+        precisions = None
+        if self.precisions_init is not None:
+            if d == 1:
+                precisions = variances_from_precisions(self.precisions_init, K,
+                                                       covariance_type)
+            else:
+                precisions = v.check_initial_precisions_md(self.precisions_init, K, d,
+                                                           covariance_type)
+        return weights, means, precisions
 
     # ---- fitting ----
 
@@ -249,43 +288,39 @@ default='kmeans'
 
     def _fit(self, X, sample_weight):
         s = self._validated_settings()
-        x = v.check_univariate_data(X, "X")
+        x = v.check_data(X, "X")
         weight = v.check_sample_weight(sample_weight, x.shape[0])
         K = v.check_n_components(s["n_components"], x, weight)
-        tied = s["covariance_type"] == "tied"
-        user_w, user_m, user_var = self._user_initial_values(K, s["covariance_type"])
-        floor = variance_floor(x, s["reg_covar"])
-        if K == 1 and v._kernels.count_distinct_upto(x, weight, 2) < 2:
+        ctype = s["covariance_type"]
+        d = 1 if x.ndim == 1 else x.shape[1]
+        user = self._user_initial_values(K, d, ctype)
+        if K == 1 and v.count_distinct(x, weight, 2) < 2:
             warnings.warn("X has a single distinct value: the fitted variance is "
-                          "reg_covar (or the floor if reg_covar is 0)",
+                          "reg_covar (or a tiny floor if reg_covar is 0)",
                           UserWarning, stacklevel=3)
-
         warm = s["warm_start"] and hasattr(self, "converged_")
-        if warm and self.means_.shape[0] != K:
+        if warm and (self.means_.shape[0] != K or self.n_features_in_ != d):
             raise ValueError(
-                f"warm_start: n_components={K} differs from the fitted model's "
-                f"{self.means_.shape[0]}")
+                f"warm_start: the data ({d} features) and n_components={K} must "
+                f"match the fitted model ({self.n_features_in_} features, "
+                f"{self.means_.shape[0]} components)")
         n_init = 1 if warm else s["n_init"]
         rng = _check_random_state(self.random_state)
+        model = make_model(x, weight, ctype, s["reg_covar"], s["n_threads"])
 
         best = None
-        for init in range(n_init):
-            if warm:
-                start = MixtureParams(self.weights_.copy(), self.means_.ravel().copy(),
-                                      self.stds_ ** 2)
-            else:
-                start = self._start(x, weight, K, s, rng, user_w, user_m, user_var, floor)
-            if tied:
-                start.variances = np.full(K, np.dot(start.weights, start.variances))
-            run = run_em(x, weight, start, tied=tied, tol=s["tol"],
-                         reg_covar=s["reg_covar"], max_iter=s["max_iter"],
-                         n_threads=s["n_threads"], floor=floor, verbose=s["verbose"],
-                         verbose_interval=s["verbose_interval"])
-            if s["verbose"]:
-                status = "converged" if run.converged else "did not converge"
-                print(f"Initialization {init}: {status}, lower bound {run.lower_bound:.10g}")
-            if best is None or run.lower_bound > best.lower_bound:
-                best = run
+        with _single_threaded_blas(ctype, d):
+            for init in range(n_init):
+                start = self._fitted_params(model) if warm else \
+                    self._start(model, K, s["init_params"], rng, user)
+                run = run_em(model, start, tol=s["tol"], max_iter=s["max_iter"],
+                             verbose=s["verbose"], verbose_interval=s["verbose_interval"])
+                if s["verbose"]:
+                    status = "converged" if run.converged else "did not converge"
+                    print(f"Initialization {init}: {status}, lower bound "
+                          f"{run.lower_bound:.10g}")
+                if best is None or run.lower_bound > best.lower_bound:
+                    best = run
 
         warn_degenerate(best.report)
         if not best.converged:
@@ -293,37 +328,62 @@ default='kmeans'
                 "Best performing initialization did not converge. Try different "
                 "init parameters, or increase max_iter, tol, or check for "
                 "degenerate data.", ConvergenceWarning, stacklevel=3)
-        self._set_fitted(best, s)
+        self._set_fitted(model, best, ctype)
         return x
 
-    def _start(self, x, weight, K, s, rng, user_w, user_m, user_var, floor):
-        """Starting parameters: the init strategy, overridden by user values."""
-        if user_w is not None and user_m is not None and user_var is not None:
-            return MixtureParams(user_w.copy(), user_m.copy(), user_var.copy())
-        start = initial_parameters(x, weight, K, s["init_params"], rng,
-                                   s["reg_covar"], floor)
-        if user_w is not None:
-            start.weights = user_w.copy()
-        if user_m is not None:
-            start.means = user_m.copy()
-        if user_var is not None:
-            start.variances = user_var.copy()
-        return start
+    def _start(self, model, K, init_params, rng, user):
+        """Starting parameters in the model's frame: the init strategy,
+        overridden by the user's values (scikit-learn's semantics)."""
+        user_w, user_m, user_p = user
+        if user_w is not None and user_m is not None and user_p is not None:
+            start = None            # everything given: no initialisation pass
+        else:
+            start = initial_parameters(model, K, init_params, rng)
+        f = model.frame
+        if model.n_features == 1:
+            w = user_w if user_w is not None else start.weights
+            m = f.means_to_frame(user_m) if user_m is not None else start.means
+            var = user_p / f.scale ** 2 if user_p is not None else start.variances
+            if model.tied:
+                var = np.full(K, np.dot(w, var))
+            return uni.MixtureParams(w.copy(), np.ravel(m).copy(), var.copy())
+        w = user_w if user_w is not None else start.weights
+        m = f.means_to_frame(user_m) if user_m is not None else start.means
+        if user_p is not None:
+            cov, prec_chol = user_p
+            cov, prec_chol = cov / f.scale ** 2, prec_chol * f.scale
+        else:
+            cov, prec_chol = start.covariances, start.precisions_cholesky
+        return md.MDParams(model.covariance_type, w.copy(), m.copy(), cov, prec_chol)
 
-    def _set_fitted(self, run, s):
-        p = run.params
-        ctype = s["covariance_type"]
-        self.weights_ = p.weights.copy()
-        self.means_ = p.means.reshape(-1, 1).copy()
-        self.covariances_ = covariances_for(p.variances, ctype)
-        self.precisions_ = 1.0 / self.covariances_
-        self.precisions_cholesky_ = np.sqrt(self.precisions_)
-        self.stds_ = np.sqrt(p.variances)
+    def _fitted_params(self, model):
+        """The fitted attributes, in ``model``'s frame (warm start)."""
+        if model.n_features == 1:
+            return model.from_data_units(self.weights_, self.means_, self.stds_ ** 2)
+        return model.from_data_units(self.weights_, self.means_, self.covariances_,
+                                     self.precisions_cholesky_)
+
+    def _set_fitted(self, model, run, ctype):
+        if model.n_features == 1:
+            weights, means, variances = model.to_data_units(run.params)
+            self.covariances_ = covariances_for(variances, ctype)
+            self.precisions_ = 1.0 / self.covariances_
+            self.precisions_cholesky_ = np.sqrt(self.precisions_)
+            self.stds_ = np.sqrt(variances)
+        else:
+            weights, means, cov, prec_chol = model.to_data_units(run.params)
+            self.covariances_ = cov
+            self.precisions_cholesky_ = prec_chol
+            self.precisions_ = md.precisions_from_cholesky(prec_chol, ctype)
+            if hasattr(self, "stds_"):
+                del self.stds_
+        self.weights_ = weights
+        self.means_ = means
         self.converged_ = bool(run.converged)
         self.n_iter_ = run.n_iter
         self.lower_bound_ = run.lower_bound
         self.lower_bounds_ = list(run.lower_bounds)
-        self.n_features_in_ = 1
+        self.n_features_in_ = model.n_features
 
     # ---- using a fitted model ----
 
@@ -333,13 +393,14 @@ default='kmeans'
                 f"This {type(self).__name__} instance is not fitted yet. Call 'fit' "
                 "with appropriate arguments before using this estimator.")
 
-    def _kernel_arrays(self):
-        variances = self.stds_ ** 2
-        return _kernels.component_arrays(np.ascontiguousarray(self.weights_, dtype=float),
-                                         np.ascontiguousarray(self.means_.ravel(), dtype=float),
-                                         np.ascontiguousarray(variances, dtype=float))
-
     def _evaluate(self, x, log_lik=False, resp=False, labels=False):
+        """Run the evaluation kernel of the fitted model on validated data.
+
+        The kernel frame is derived from the fitted attributes alone (the
+        midrange of the means and a scale covering their spread and the
+        largest standard deviation), so a model rebuilt from its attributes
+        predicts exactly like the original.
+        """
         n, K = x.shape[0], self.weights_.shape[0]
         out = {}
         if log_lik:
@@ -348,14 +409,41 @@ default='kmeans'
             out["resp"] = np.empty((n, K))
         if labels:
             out["labels"] = np.empty(n, dtype=np.int64)
-        means, log_norm, prec = self._kernel_arrays()
-        _kernels.evaluate(x, means, log_norm, prec, effective_n_threads(self.n_threads),
-                          out.get("log_lik"), out.get("resp"), out.get("labels"))
+        n_threads = effective_n_threads(self.n_threads)
+        weights = np.ascontiguousarray(self.weights_, dtype=np.float64)
+        means = np.asarray(self.means_, dtype=np.float64)
+        d = self.n_features_in_
+        if d == 1:
+            variances = np.asarray(self.covariances_, dtype=np.float64).ravel()
+            if variances.shape[0] == 1:
+                variances = np.full(K, variances[0])
+            frame = Frame.from_params(means, np.sqrt(variances.max()))
+            arrays = _kernels.component_arrays(
+                weights, np.ascontiguousarray(frame.means_to_frame(means).ravel()),
+                np.ascontiguousarray(variances / frame.scale ** 2))
+            _kernels.evaluate(x, *arrays, n_threads, float(frame.origin[0]),
+                              frame.inv_scale, out.get("log_lik"), out.get("resp"),
+                              out.get("labels"))
+        else:
+            ctype = self.covariance_type
+            cov = np.asarray(self.covariances_, dtype=np.float64)
+            frame = Frame.from_params(means, np.sqrt(_max_variance(cov, ctype)))
+            params = md.MDParams(ctype, weights, frame.means_to_frame(means),
+                                 cov / frame.scale ** 2,
+                                 np.asarray(self.precisions_cholesky_) * frame.scale)
+            means_f, log_norm, prec, kind = params.kernel_arrays()
+            with _single_threaded_blas(ctype, d):
+                _mdkernels.evaluate(x, means_f, log_norm, prec, kind, n_threads,
+                                    np.ascontiguousarray(frame.origin),
+                                    np.full(d, frame.inv_scale), out.get("log_lik"),
+                                    out.get("resp"), out.get("labels"))
+        if log_lik:
+            out["log_lik"] -= d * frame.log_scale
         return out
 
     def _validated_input(self, X):
         self._check_fitted()
-        return v.check_univariate_data(X, "X", n_features_expected=self.n_features_in_)
+        return v.check_data(X, "X", n_features_expected=self.n_features_in_)
 
     def score_samples(self, X):
         """Log-likelihood log sum_k w_k g(x_i; k) of each sample.
@@ -397,7 +485,7 @@ default='kmeans'
 
         Returns
         -------
-        X : ndarray of shape (n_samples, 1)
+        X : ndarray of shape (n_samples, n_features)
         y : ndarray of shape (n_samples,)
             The component each sample was drawn from (grouped by component, as
             in scikit-learn).
@@ -405,15 +493,29 @@ default='kmeans'
         self._check_fitted()
         n_samples = v.check_int(n_samples, "n_samples", 1)
         rng = _check_random_state(self.random_state)
+        K, d = self.means_.shape
         counts = rng.multinomial(n_samples, self.weights_ / self.weights_.sum())
-        labels = np.repeat(np.arange(self.weights_.shape[0]), counts)
-        X = self.means_.ravel()[labels] + rng.standard_normal(n_samples) * self.stds_[labels]
-        return X.reshape(-1, 1), labels
+        labels = np.repeat(np.arange(K), counts)
+        noise = rng.standard_normal((n_samples, d))
+        cov = np.asarray(self.covariances_)
+        ctype = self.covariance_type
+        if d == 1:
+            return self.means_[labels] + noise * self.stds_[labels, np.newaxis], labels
+        if ctype in ("full", "tied"):
+            covs = cov if ctype == "full" else cov[np.newaxis]
+            chol = np.linalg.cholesky(covs)                     # (K or 1, d, d)
+            idx = labels if ctype == "full" else np.zeros_like(labels)
+            X = self.means_[labels] + np.einsum("nij,nj->ni", chol[idx], noise)
+        else:
+            scale = np.sqrt(cov if ctype == "diag" else cov[:, np.newaxis])
+            X = self.means_[labels] + noise * scale[labels]
+        return X, labels
 
     def _n_parameters(self):
-        """Number of free parameters (scikit-learn's count for one feature)."""
+        """Number of free parameters (scikit-learn's ``_n_parameters``)."""
         self._check_fitted()
-        return n_parameters(self.weights_.shape[0], self.covariance_type == "tied")
+        return md.n_parameters(self.weights_.shape[0], self.n_features_in_,
+                               self.covariance_type)
 
     def bic(self, X, sample_weight=None):
         """Bayesian information criterion, lower is better (scikit-learn's sign):

@@ -106,7 +106,7 @@ def test_evaluate_matches_scipy(dtype):
         rng.uniform(0.5, 3, K)
     log_lik, resp, labels = np.empty(n), np.empty((n, K)), np.empty(n, np.int64)
     _kernels.evaluate(x, *_kernels.component_arrays(weights, means, variances), 2,
-                      log_lik, resp, labels)
+                      out_log_lik=log_lik, out_resp=resp, out_label=labels)
     log_joint = reference_log_joint(x.astype(np.float64), weights, means, variances)
     ref_ll = logsumexp(log_joint, axis=1)
     np.testing.assert_allclose(log_lik, ref_ll, rtol=1e-13, atol=1e-13)
@@ -118,7 +118,7 @@ def test_evaluate_outputs_are_optional():
     x = np.linspace(-1, 1, 100)
     arrays = _kernels.component_arrays(np.array([0.5, 0.5]), np.array([-1.0, 1.0]), np.ones(2))
     labels = np.full(100, -1, np.int64)
-    _kernels.evaluate(x, *arrays, 1, None, None, labels)
+    _kernels.evaluate(x, *arrays, 1, out_label=labels)
     assert set(labels.tolist()) == {0, 1}
     assert np.all(labels[x < 0] == 0) and np.all(labels[x > 0] == 1)
 

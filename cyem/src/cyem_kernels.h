@@ -11,8 +11,16 @@
  * written in plain arithmetic (no libmvec, no -ffast-math: neither is portable
  * to every platform a wheel runs on).
  *
+ * Coordinates: the kernels see every point as (x - origin) * inv_scale, in a
+ * frame chosen by the caller (cyem: origin = the data's midrange, inv_scale a
+ * power of two near 1 / half-range, so the scaling itself is exact), and all
+ * parameters live in that frame. Data far from zero (1e8 + noise) then lose no
+ * precision to the spacing of doubles near 1e8, shifting the data shifts
+ * nothing else, and data near 1e300 or 1e-300 neither overflow nor underflow
+ * when squared.
+ *
  * Parametrisation of a univariate component k (all arrays have length K):
- *   mean[k]       mu_k
+ *   mean[k]       (mu_k - origin) * inv_scale
  *   prec[k]       1 / sigma_k (the Cholesky factor of the precision)
  *   log_norm[k]   log w_k + log prec[k] - 0.5 log(2 pi)
  * so that log(w_k g(x; mu_k, sigma_k)) = log_norm[k] - 0.5 ((x - mu_k) prec[k])^2.
@@ -21,8 +29,8 @@
  *   [0]            L   = sum_i v_i log sum_k w_k g(x_i; k)    (log-likelihood)
  *   [1]            W   = sum_i v_i                            (total weight)
  *   [2 + k]        N_k = sum_i v_i r_ik
- *   [2 + K + k]    S_k = sum_i v_i r_ik (x_i - mean[k])
- *   [2 + 2K + k]   Q_k = sum_i v_i r_ik (x_i - mean[k])^2
+ *   [2 + K + k]    S_k = sum_i v_i r_ik (x'_i - mean[k]),  x' = (x - origin) inv_scale
+ *   [2 + 2K + k]   Q_k = sum_i v_i r_ik (x'_i - mean[k])^2
  * The sums are shifted by the current means, so that the new variance
  * Q_k/N_k - (S_k/N_k)^2 does not cancel catastrophically for data far from 0.
  */
@@ -275,13 +283,19 @@ CYEM_INLINE void cyem_tile_outputs(const double *z, const double *max_z, double 
     }
 }
 
-/* Copy a tile of float32 points to double so that one fused loop serves both
- * input types without an up-cast copy of the whole array. */
-CYEM_INLINE void cyem_tile_to_double(const float *src, ptrdiff_t n, double *dst)
-{
-    CYEM_SIMD
-    for (ptrdiff_t j = 0; j < n; ++j) dst[j] = (double)src[j];
+/* Load a tile as doubles in the kernel's frame, so that one fused loop serves
+ * float32 and float64 input without an up-cast copy of the whole array. */
+#define CYEM_DEFINE_LOAD_TILE(SUFFIX, TYPE)                                         \
+CYEM_INLINE const double *cyem_load_tile_##SUFFIX(const TYPE *src, double origin,  \
+                                                  double inv_scale, ptrdiff_t n,   \
+                                                  double *dst)                     \
+{                                                                                  \
+    CYEM_SIMD                                                                      \
+    for (ptrdiff_t j = 0; j < n; ++j) dst[j] = ((double)src[j] - origin) * inv_scale; \
+    return dst;                                                                    \
 }
+CYEM_DEFINE_LOAD_TILE(f64, double)
+CYEM_DEFINE_LOAD_TILE(f32, float)
 
 /* Add one tile's contribution to the sufficient statistics (layout above). */
 CYEM_INLINE void cyem_tile_accumulate(
@@ -332,29 +346,32 @@ CYEM_INLINE void cyem_tile_evaluate(
 
 /* ---- Block entry points (called by the Cython layer, one block at a time) --- */
 
-#define CYEM_DEFINE_BLOCK_KERNELS(SUFFIX, TYPE, LOAD_TILE)                        \
+#define CYEM_DEFINE_BLOCK_KERNELS(SUFFIX, TYPE)                                   \
 CYEM_MULTIVERSION void cyem_accumulate_##SUFFIX(                                  \
-    const TYPE *x, const double *sample_weight, ptrdiff_t n, ptrdiff_t K,         \
-    const double *mean, const double *log_norm, const double *prec,               \
+    const TYPE *x, double origin, double inv_scale, const double *sample_weight,   \
+    ptrdiff_t n,                                                                  \
+    ptrdiff_t K, const double *mean, const double *log_norm, const double *prec,  \
     double *scratch, double *stats)                                               \
 {                                                                                 \
     double *tile_x = scratch + CYEM_SCRATCH_DOUBLES(K) - CYEM_TILE;               \
     for (ptrdiff_t start = 0; start < n; start += CYEM_TILE) {                    \
         ptrdiff_t m = n - start < CYEM_TILE ? n - start : CYEM_TILE;              \
-        const double *xt = LOAD_TILE(x + start, m, tile_x);                       \
+        const double *xt = cyem_load_tile_##SUFFIX(x + start, origin, inv_scale, m,   \
+                                                   tile_x);                        \
         cyem_tile_accumulate(xt, sample_weight ? sample_weight + start : NULL,    \
                              m, K, mean, log_norm, prec, scratch, stats);         \
     }                                                                             \
 }                                                                                 \
 CYEM_MULTIVERSION void cyem_evaluate_##SUFFIX(                                    \
-    const TYPE *x, ptrdiff_t n, ptrdiff_t K,                                      \
+    const TYPE *x, double origin, double inv_scale, ptrdiff_t n, ptrdiff_t K,     \
     const double *mean, const double *log_norm, const double *prec,               \
     double *scratch, double *out_log_lik, double *out_resp, int64_t *out_label)   \
 {                                                                                 \
     double *tile_x = scratch + CYEM_SCRATCH_DOUBLES(K) - CYEM_TILE;               \
     for (ptrdiff_t start = 0; start < n; start += CYEM_TILE) {                    \
         ptrdiff_t m = n - start < CYEM_TILE ? n - start : CYEM_TILE;              \
-        const double *xt = LOAD_TILE(x + start, m, tile_x);                       \
+        const double *xt = cyem_load_tile_##SUFFIX(x + start, origin, inv_scale, m,   \
+                                                   tile_x);                        \
         cyem_tile_evaluate(xt, m, K, mean, log_norm, prec, scratch,               \
                            out_log_lik ? out_log_lik + start : NULL,              \
                            out_resp ? out_resp + start * K : NULL,                \
@@ -362,20 +379,8 @@ CYEM_MULTIVERSION void cyem_evaluate_##SUFFIX(                                  
     }                                                                             \
 }
 
-CYEM_INLINE const double *cyem_load_tile_f64(const double *x, ptrdiff_t n, double *buf)
-{
-    (void)n; (void)buf;
-    return x;                   /* float64 input is used in place */
-}
-
-CYEM_INLINE const double *cyem_load_tile_f32(const float *x, ptrdiff_t n, double *buf)
-{
-    cyem_tile_to_double(x, n, buf);
-    return buf;
-}
-
-CYEM_DEFINE_BLOCK_KERNELS(f64, double, cyem_load_tile_f64)
-CYEM_DEFINE_BLOCK_KERNELS(f32, float, cyem_load_tile_f32)
+CYEM_DEFINE_BLOCK_KERNELS(f64, double)
+CYEM_DEFINE_BLOCK_KERNELS(f32, float)
 
 /* Element-wise exp and log through the same code as the fused loop, so that
  * their accuracy can be tested against the C library from Python. */

@@ -1,7 +1,9 @@
 /*
  * cyem_md_kernels.h -- multivariate (d >= 2) pieces of the fused EM pass.
  *
- * Data X are row-major (n x d). Statistics are shifted by the current means,
+ * Data X are row-major (n x d) and seen in a per-feature frame
+ * (x_f - origin[f]) * inv_scale[f], as the parameters (see cyem_kernels.h).
+ * Statistics are shifted by the current means,
  * as in the univariate kernel (cyem_kernels.h), and laid out as
  *   [0] L, [1] W, [2 + k] N_k,
  *   [2 + K + k*d + f]          S_kf = sum_i v_i r_ik (x_if - mu_kf)
@@ -45,15 +47,17 @@ CYEM_INLINE void cyem_md_diag_log_densities(
 }
 
 #define CYEM_DEFINE_MD_DIAG_KERNELS(SUFFIX, TYPE)                                   \
-CYEM_INLINE void cyem_md_transpose_##SUFFIX(const TYPE *x, ptrdiff_t n, ptrdiff_t d, \
-                                            double *xt)                             \
+CYEM_INLINE void cyem_md_transpose_##SUFFIX(const TYPE *x, const double *origin,   \
+                                            const double *inv_scale, ptrdiff_t n,   \
+                                            ptrdiff_t d, double *xt)                \
 {                                                                                   \
     for (ptrdiff_t j = 0; j < n; ++j)                                               \
         for (ptrdiff_t f = 0; f < d; ++f)                                           \
-            xt[f * CYEM_TILE + j] = (double)x[j * d + f];                           \
+            xt[f * CYEM_TILE + j] = ((double)x[j * d + f] - origin[f]) * inv_scale[f]; \
 }                                                                                   \
 CYEM_MULTIVERSION void cyem_md_diag_accumulate_##SUFFIX(                            \
-    const TYPE *x, const double *sample_weight, ptrdiff_t n, ptrdiff_t d,           \
+    const TYPE *x, const double *origin, const double *inv_scale,                  \
+    const double *sample_weight, ptrdiff_t n, ptrdiff_t d,                          \
     ptrdiff_t K, const double *mean, const double *log_norm, const double *prec,    \
     double *scratch, double *stats)                                                 \
 {                                                                                   \
@@ -62,7 +66,7 @@ CYEM_MULTIVERSION void cyem_md_diag_accumulate_##SUFFIX(                        
     double *S = stats + 2 + K, *Q = S + K * d;                                      \
     for (ptrdiff_t start = 0; start < n; start += CYEM_TILE) {                      \
         ptrdiff_t m = n - start < CYEM_TILE ? n - start : CYEM_TILE;                \
-        cyem_md_transpose_##SUFFIX(x + start * d, m, d, xt);                        \
+        cyem_md_transpose_##SUFFIX(x + start * d, origin, inv_scale, m, d, xt);                        \
         cyem_md_diag_log_densities(xt, m, d, K, mean, log_norm, prec, z);           \
         cyem_tile_max(z, m, K, max_z);                                              \
         cyem_tile_exp_sum(z, m, K, max_z, inv);                                     \
@@ -89,7 +93,8 @@ CYEM_MULTIVERSION void cyem_md_diag_accumulate_##SUFFIX(                        
     }                                                                               \
 }                                                                                   \
 CYEM_MULTIVERSION void cyem_md_diag_evaluate_##SUFFIX(                              \
-    const TYPE *x, ptrdiff_t n, ptrdiff_t d, ptrdiff_t K, const double *mean,       \
+    const TYPE *x, const double *origin, const double *inv_scale, ptrdiff_t n,     \
+    ptrdiff_t d, ptrdiff_t K, const double *mean,                                   \
     const double *log_norm, const double *prec, double *scratch,                    \
     double *out_log_lik, double *out_resp, int64_t *out_label)                      \
 {                                                                                   \
@@ -97,7 +102,7 @@ CYEM_MULTIVERSION void cyem_md_diag_evaluate_##SUFFIX(                          
     double *max_z = z + (size_t)K * CYEM_TILE, *sum_z = max_z + CYEM_TILE;          \
     for (ptrdiff_t start = 0; start < n; start += CYEM_TILE) {                      \
         ptrdiff_t m = n - start < CYEM_TILE ? n - start : CYEM_TILE;                \
-        cyem_md_transpose_##SUFFIX(x + start * d, m, d, xt);                        \
+        cyem_md_transpose_##SUFFIX(x + start * d, origin, inv_scale, m, d, xt);                        \
         cyem_md_diag_log_densities(xt, m, d, K, mean, log_norm, prec, z);           \
         cyem_tile_max(z, m, K, max_z);                                              \
         cyem_tile_exp_sum(z, m, K, max_z, sum_z);                                   \

@@ -1,0 +1,166 @@
+"""One fit's data, frame and working memory, for each model family.
+
+The EM driver (``cyem._em.run_em``) only needs two operations, the fused pass
+and the M step; a *model* supplies both, for univariate data
+(:class:`UnivariateModel`, the fast path with one variance per component) or
+multivariate data (:class:`MultivariateModel`, any covariance type). All
+parameters inside a model are in its frame (``cyem._frame``); ``to_data_units``
+and ``from_data_units`` convert at the boundary.
+"""
+
+import warnings
+
+import numpy as np
+
+from . import _kernels, _mdkernels
+from . import _params as uni
+from . import _params_md as md
+from ._frame import Frame
+from .exceptions import DegenerateComponentWarning
+
+_EPS = np.finfo(np.float64).eps
+
+
+def _scaled(values, factor):
+    """values * factor, where overflow to inf is expected and handled later."""
+    with np.errstate(over="ignore", under="ignore"):
+        return values * factor
+
+
+def _representable(variances):
+    """Variances clipped to the positive normal doubles, with a warning.
+
+    Inside its frame a fit never under- or overflows; only data whose spread
+    is beyond ~1e+-154 can have variances that double precision cannot hold
+    once converted back to the data's units.
+    """
+    finfo = np.finfo(np.float64)
+    clipped = np.clip(variances, finfo.tiny, finfo.max)   # inf -> max, 0 -> tiny
+    if not np.array_equal(clipped, variances):
+        warnings.warn(
+            "Some fitted variances are outside the range of double precision (the "
+            "data's spread is too small or too large); they were clipped to "
+            f"[{finfo.tiny:.3g}, {finfo.max:.3g}]. Rescale X to fit such data.",
+            DegenerateComponentWarning, stacklevel=4)
+    return clipped
+
+
+class UnivariateModel:
+    """Univariate data x (n,) in a frame; parameters are ``_params.MixtureParams``."""
+
+    n_features = 1
+
+    def __init__(self, x, sample_weight, covariance_type, reg_covar, n_threads,
+                 frame=None):
+        self.x = x
+        self.sample_weight = sample_weight
+        self.frame = frame if frame is not None else Frame.from_data(x)
+        self.covariance_type = covariance_type
+        self.tied = covariance_type == "tied"
+        self.reg_covar = reg_covar / self.frame.scale ** 2
+        # In the frame the data span [-1, 1]: eps^2 is far below any real
+        # variance and keeps every density finite (see _params.m_step).
+        self.variance_floor = _EPS ** 2
+        self.n_threads = n_threads
+        self._workspace = {}
+
+    def _buffers(self, K):
+        if K not in self._workspace:
+            self._workspace[K] = (
+                np.empty((_kernels.n_blocks(self.x.shape[0]), 2 + 3 * K)),
+                _kernels.make_scratch(K, self.n_threads))
+        return self._workspace[K]
+
+    def accumulate(self, params):
+        """The fused pass: statistics vector of ``params`` (frame units)."""
+        block_stats, scratch = self._buffers(params.means.shape[0])
+        return _kernels.accumulate_stats(
+            self.x, self.sample_weight, *params.kernel_arrays(), self.n_threads,
+            self.frame.origin[0], self.frame.inv_scale, block_stats, scratch)
+
+    def m_step(self, stats, params):
+        return uni.m_step(stats, params, self.tied, self.reg_covar, self.variance_floor)
+
+    def log_lik_shift(self):
+        """Add to a per-unit-weight log-likelihood in the frame to get it in data units."""
+        return -self.frame.log_scale
+
+    # -- conversions between the frame and the data's units -----------------
+    def to_data_units(self, params):
+        """(weights (K,), means (K, 1), variances (K,)) in data units."""
+        f = self.frame
+        return (params.weights.copy(), f.means_from_frame(params.means).reshape(-1, 1),
+                _representable(_scaled(params.variances, f.scale ** 2)))
+
+    def from_data_units(self, weights, means, variances):
+        f = self.frame
+        return uni.MixtureParams(np.asarray(weights, dtype=np.float64).copy(),
+                                 f.means_to_frame(np.ravel(means)),
+                                 np.asarray(variances, dtype=np.float64) / f.scale ** 2)
+
+
+class MultivariateModel:
+    """Data X (n, d), d >= 2, in a frame; parameters are ``_params_md.MDParams``."""
+
+    def __init__(self, X, sample_weight, covariance_type, reg_covar, n_threads,
+                 frame=None):
+        self.x = X
+        self.n_features = X.shape[1]
+        self.sample_weight = sample_weight
+        self.frame = frame if frame is not None else Frame.from_data(X)
+        self.covariance_type = covariance_type
+        self.reg_covar = reg_covar / self.frame.scale ** 2
+        self.n_threads = n_threads
+        self._origin = np.ascontiguousarray(self.frame.origin, dtype=np.float64)
+        self._inv_scale = np.full(self.n_features, self.frame.inv_scale)
+        self._workspace = {}
+
+    def _buffers(self, K, kind):
+        key = (K, kind)
+        if key not in self._workspace:
+            n, d = self.x.shape
+            self._workspace[key] = (
+                np.empty((_mdkernels.n_blocks(n), _mdkernels.n_stats(K, d, kind))),
+                _mdkernels.make_scratch(K, d, kind, self.n_threads))
+        return self._workspace[key]
+
+    def accumulate(self, params):
+        means, log_norm, prec, kind = params.kernel_arrays()
+        block_stats, scratch = self._buffers(means.shape[0], kind)
+        return _mdkernels.accumulate_stats(
+            self.x, self.sample_weight, means, log_norm, prec, kind, self.n_threads,
+            self._origin, self._inv_scale, block_stats, scratch)
+
+    def m_step(self, stats, params):
+        return md.m_step(stats, params, self.reg_covar)
+
+    def log_lik_shift(self):
+        return -self.n_features * self.frame.log_scale
+
+    def to_data_units(self, params):
+        """(weights, means (K, d), covariances, precisions_cholesky) in data units."""
+        s = self.frame.scale
+        cov, prec_chol = _scaled(params.covariances, s ** 2), params.precisions_cholesky / s
+        if self.covariance_type in ("diag", "spherical"):
+            cov = _representable(cov)
+            prec_chol = 1.0 / np.sqrt(cov)
+        return params.weights.copy(), self.frame.means_from_frame(params.means), cov, prec_chol
+
+    def from_data_units(self, weights, means, covariances, precisions_cholesky=None):
+        """MDParams in the frame; the Cholesky factors are recomputed from the
+        covariances unless given (scikit-learn's precisions_init path)."""
+        s = self.frame.scale
+        cov = np.asarray(covariances, dtype=np.float64) / s ** 2
+        if precisions_cholesky is None:
+            cov, prec_chol = md.precision_cholesky(cov, self.covariance_type)
+        else:
+            prec_chol = np.asarray(precisions_cholesky, dtype=np.float64) * s
+        return md.MDParams(self.covariance_type,
+                           np.asarray(weights, dtype=np.float64).copy(),
+                           self.frame.means_to_frame(means), cov, prec_chol)
+
+
+def make_model(x, sample_weight, covariance_type, reg_covar, n_threads, frame=None):
+    """The model family for validated data (1-D x -> univariate)."""
+    cls = UnivariateModel if x.ndim == 1 else MultivariateModel
+    return cls(x, sample_weight, covariance_type, reg_covar, n_threads, frame)
