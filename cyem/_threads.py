@@ -44,8 +44,10 @@ def effective_n_threads(n_threads):
     """Resolve the user's ``n_threads`` to a positive thread count.
 
     ``None`` or -1 means every usable core; -2 all but one, and so on (as in
-    scikit-learn); a positive value is taken as given. Results never depend on
-    the thread count: it only changes the speed.
+    scikit-learn); a positive value is used up to the number of usable cores
+    (more threads than cores only adds overhead, and an absurd count would make
+    the OpenMP runtime fail to start its threads). Results never depend on the
+    thread count: it only changes the speed.
     """
     if n_threads is None:
         return usable_cpu_count()
@@ -56,4 +58,4 @@ def effective_n_threads(n_threads):
         raise ValueError("n_threads must be None, a positive int or a negative int; got 0")
     if n_threads < 0:
         return max(1, usable_cpu_count() + 1 + n_threads)
-    return n_threads
+    return min(n_threads, usable_cpu_count())

@@ -223,7 +223,9 @@ default='kmeans'
             max_iter=v.check_int(self.max_iter, "max_iter", 1),
             n_init=v.check_int(self.n_init, "n_init", 1),
             init_params=v.check_choice(self.init_params, "init_params", INIT_PARAMS),
-            verbose=v.check_int(self.verbose, "verbose", 0),
+            # scikit-learn accepts verbose=True; so do we (True == 1).
+            verbose=v.check_int(int(self.verbose) if isinstance(self.verbose, bool)
+                                else self.verbose, "verbose", 0),
             verbose_interval=v.check_int(self.verbose_interval, "verbose_interval", 1),
             n_threads=effective_n_threads(self.n_threads),
             warm_start=self._check_bool(self.warm_start, "warm_start"),
