@@ -12,10 +12,13 @@ Models and their kernel parametrisation (K components, d features):
   inverse standard deviation of every feature (all equal for spherical).
   Second moments Q are per feature: (K, d).
 * ``FULL`` -- full and tied covariances. ``prec`` is (K, d, d) or, tied,
-  (1, d, d): upper-triangular U_k with precision = U_k U_k^T (scikit-learn's
-  ``precisions_cholesky_``). Second moments Q are (K, d, d). The O(d^2) work per
-  point runs as BLAS-3 calls (dgemm from SciPy's cython_blas) on tiles of 256
-  points; call it with BLAS limited to one thread (threadpoolctl), since the
+  (1, d, d): UPPER-triangular U_k with precision = U_k U_k^T (scikit-learn's
+  ``precisions_cholesky_`` after an M step). Second moments Q are (K, d, d), of
+  which only the upper triangle (row-major) is accumulated; the caller mirrors
+  it. The O(d^2) work per point runs as BLAS-3 calls from SciPy's cython_blas
+  on tiles of 256 points -- a triangular product (dtrmm) for the densities and a
+  symmetric rank-k update (dsyrk) for Q, half the flops of general products;
+  call it with BLAS limited to one thread (threadpoolctl), since the
   parallelism is ours.
 
 ``log_norm[k] = log w_k - d/2 log(2 pi) + log det U_k``, so that
@@ -30,10 +33,10 @@ import numpy as np
 
 from cython cimport floating
 from cython.parallel cimport prange, threadid
-from libc.math cimport INFINITY
+from libc.math cimport INFINITY, sqrt
 from libc.stdint cimport int64_t, uint64_t
 from libc.string cimport memset
-from scipy.linalg.cython_blas cimport dgemm
+from scipy.linalg.cython_blas cimport dsyrk, dtrmm
 
 
 cdef extern from "cyem_md_kernels.h" nogil:
@@ -127,25 +130,24 @@ cdef void _full_log_densities(const floating *x, const double *origin,
                               const double *inv_scale, Py_ssize_t m, Py_ssize_t d,
                               Py_ssize_t K, const double *means,
                               const double *log_norm, const double *prec_chol,
-                              bint tied, double *dev, double *y,
-                              double *z) noexcept nogil:
+                              bint tied, double *dev, double *z) noexcept nogil:
     """z[k*TILE + j] = log_norm[k] - 0.5 ||(x_j - mu_k) U_k||^2 for a tile."""
     cdef Py_ssize_t k, j, f
     cdef int di = <int> d, mi = <int> m
-    cdef double one = 1.0, zero = 0.0, q
-    cdef char no_trans = b'N'
+    cdef double one = 1.0, q
+    cdef char left = b'L', lower = b'L', no_trans = b'N', non_unit = b'N'
     cdef double *U
     for k in range(K):
         U = <double *> (prec_chol if tied else prec_chol + k * d * d)
         _center(x, m, d, origin, inv_scale, means + k * d, dev)
-        # Row-major Y = dev @ U is column-major Y^T = U^T dev^T: BLAS sees
-        # row-major arrays as their transposes, so no copy is needed.
-        dgemm(&no_trans, &no_trans, &di, &mi, &di, &one, U, &di, dev, &di,
-              &zero, y, &di)
+        # Row-major dev @ U is column-major U^T dev^T; BLAS sees the row-major
+        # upper-triangular U as a lower-triangular column-major matrix, and
+        # dev as dev^T, so one in-place dtrmm does it with no copy.
+        dtrmm(&left, &lower, &no_trans, &non_unit, &di, &mi, &one, U, &di, dev, &di)
         for j in range(m):
             q = 0.0
             for f in range(d):
-                q = q + y[j * d + f] * y[j * d + f]
+                q = q + dev[j * d + f] * dev[j * d + f]
             z[k * CYEM_TILE + j] = log_norm[k] - 0.5 * q
 
 
@@ -156,42 +158,47 @@ cdef void _full_accumulate_block(const floating *x, const double *origin,
                                  const double *prec_chol, bint tied,
                                  double *scratch, double *stats) noexcept nogil:
     cdef double *dev = scratch
-    cdef double *y = dev + d * CYEM_TILE
-    cdef double *z = y + d * CYEM_TILE
+    cdef double *s_k = dev + d * CYEM_TILE
+    cdef double *z = dev + 2 * d * CYEM_TILE
     cdef double *work = z + K * CYEM_TILE
     cdef double *S = stats + 2 + K
     cdef double *Q = S + K * d
     cdef Py_ssize_t start, m, k, j, f
     cdef int di = <int> d, mi
-    cdef double one = 1.0, r, n_k, s
-    cdef char no_trans = b'N', trans = b'T'
+    cdef double one = 1.0, r, root, n_k, dv
+    cdef char lower = b'L', no_trans = b'N'
     cdef double *zk
+    cdef double *row
     start = 0
     while start < n:
         m = min(<Py_ssize_t> CYEM_TILE, n - start)
         mi = <int> m
-        _full_log_densities(x + start * d, origin, inv_scale, m, d, K, means, log_norm, prec_chol,
-                            tied, dev, y, z)
+        _full_log_densities(x + start * d, origin, inv_scale, m, d, K, means,
+                            log_norm, prec_chol, tied, dev, z)
         cyem_md_memberships(z, m, K, (sample_weight + start) if sample_weight != NULL
                             else NULL, work, stats)
         for k in range(K):
             zk = z + k * CYEM_TILE
             _center(x + start * d, m, d, origin, inv_scale, means + k * d, dev)
             n_k = 0.0
+            for f in range(d):
+                s_k[f] = 0.0
             for j in range(m):
                 r = zk[j]
+                root = sqrt(r)
                 n_k = n_k + r
+                row = dev + j * d
                 for f in range(d):
-                    y[j * d + f] = r * dev[j * d + f]
+                    dv = row[f]
+                    s_k[f] += r * dv
+                    row[f] = root * dv
             stats[2 + k] += n_k
             for f in range(d):
-                s = 0.0
-                for j in range(m):
-                    s = s + y[j * d + f]
-                S[k * d + f] += s
-            # Q_k += dev^T (r * dev): column-major (d x m) (m x d) on the same
-            # row-major buffers; the result is symmetric, so layout is moot.
-            dgemm(&no_trans, &trans, &di, &di, &mi, &one, dev, &di, y, &di, &one,
+                S[k * d + f] += s_k[f]
+            # Q_k += sum_j r_j dev_j dev_j^T as a rank-m update with the rows
+            # sqrt(r_j) dev_j: column-major (d x m)(m x d), lower triangle,
+            # which is the upper triangle of the row-major Q_k.
+            dsyrk(&lower, &no_trans, &di, &mi, &one, dev, &di, &one,
                   Q + k * d * d, &di)
         start += m
 
@@ -203,14 +210,13 @@ cdef void _full_evaluate_block(const floating *x, const double *origin,
                                bint tied, double *scratch, double *out_log_lik,
                                double *out_resp, int64_t *out_label) noexcept nogil:
     cdef double *dev = scratch
-    cdef double *y = dev + d * CYEM_TILE
-    cdef double *z = y + d * CYEM_TILE
+    cdef double *z = dev + 2 * d * CYEM_TILE
     cdef double *work = z + K * CYEM_TILE
     cdef Py_ssize_t start = 0, m
     while start < n:
         m = min(<Py_ssize_t> CYEM_TILE, n - start)
-        _full_log_densities(x + start * d, origin, inv_scale, m, d, K, means, log_norm, prec_chol,
-                            tied, dev, y, z)
+        _full_log_densities(x + start * d, origin, inv_scale, m, d, K, means,
+                            log_norm, prec_chol, tied, dev, z)
         cyem_md_outputs(z, m, K, work,
                         (out_log_lik + start) if out_log_lik != NULL else NULL,
                         (out_resp + start * K) if out_resp != NULL else NULL,

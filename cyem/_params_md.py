@@ -74,7 +74,12 @@ def split_stats(stats, K, d, kind):
     """(L, W, N (K,), S (K, d), Q (K, d) or (K, d, d)) views of a stats vector."""
     S = stats[2 + K:2 + K + K * d].reshape(K, d)
     Q = stats[2 + K + K * d:]
-    Q = Q.reshape(K, d, d) if kind == _mdkernels.FULL else Q.reshape(K, d)
+    if kind == _mdkernels.FULL:
+        # The kernel fills the upper triangle only (dsyrk): mirror it.
+        upper = np.triu(Q.reshape(K, d, d))
+        Q = upper + np.transpose(np.triu(upper, 1), (0, 2, 1))
+    else:
+        Q = Q.reshape(K, d)
     return stats[0], stats[1], stats[2:2 + K], S, Q
 
 

@@ -352,8 +352,11 @@ default='kmeans'
         w = user_w if user_w is not None else start.weights
         m = f.means_to_frame(user_m) if user_m is not None else start.means
         if user_p is not None:
-            cov, prec_chol = user_p
-            cov, prec_chol = cov / f.scale ** 2, prec_chol * f.scale
+            # The kernels take the upper-triangular factor U (precision = U U^T)
+            # that every M step produces; scikit-learn starts from the lower
+            # Cholesky factor of precisions_init instead. Same quadratic form.
+            cov, prec_chol = md.precision_cholesky(user_p[0] / f.scale ** 2,
+                                                   model.covariance_type)
         else:
             cov, prec_chol = start.covariances, start.precisions_cholesky
         return md.MDParams(model.covariance_type, w.copy(), m.copy(), cov, prec_chol)
