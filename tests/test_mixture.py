@@ -256,9 +256,10 @@ def test_fit_allocates_no_n_by_k_array():
     assert peak < 1_000_000, f"peak traced allocation {peak} bytes"
 
 
-def test_cli_demo_recovers_the_simulated_heights():
+def test_cli_demo_recovers_the_simulated_heights(tmp_path):
+    # Run from outside the source tree, so the installed package is used.
     out = subprocess.run([sys.executable, "-m", "cyem", "demo"], capture_output=True,
-                         text=True, timeout=120, check=True).stdout
+                         text=True, timeout=120, check=True, cwd=tmp_path).stdout
     rows = {line.split()[0]: [float(v) for v in line.split()[1:]]
             for line in out.splitlines() if line.startswith(("women", "men"))}
     for name in ("women", "men"):
@@ -268,7 +269,7 @@ def test_cli_demo_recovers_the_simulated_heights():
     assert "converged=True" in out
 
 
-def test_cli_info_reports_the_build():
+def test_cli_info_reports_the_build(tmp_path):
     out = subprocess.run([sys.executable, "-m", "cyem", "info"], capture_output=True,
-                         text=True, timeout=60, check=True).stdout
+                         text=True, timeout=60, check=True, cwd=tmp_path).stdout
     assert "OpenMP" in out and "SIMD path" in out and cyem.__version__ in out

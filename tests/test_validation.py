@@ -591,7 +591,7 @@ def test_n_threads_beyond_the_cores_is_capped_and_changes_nothing():
     np.testing.assert_array_equal(huge.covariances_, one.covariances_)
 
 
-def test_huge_n_threads_does_not_crash_the_interpreter():
+def test_huge_n_threads_does_not_crash_the_interpreter(tmp_path):
     code = textwrap.dedent("""
         import numpy as np, cyem
         x = np.random.default_rng(0).normal(size=300)
@@ -601,8 +601,9 @@ def test_huge_n_threads_does_not_crash_the_interpreter():
             assert "n_threads" in str(exc), exc
         print("survived")
     """)
+    # cwd outside the source tree: the subprocess must import the installed cyem.
     result = subprocess.run([sys.executable, "-c", code], capture_output=True,
-                            timeout=120)
+                            timeout=120, cwd=tmp_path)
     assert result.returncode == 0 and b"survived" in result.stdout, (
         result.returncode, result.stderr.decode()[-500:])
 
