@@ -9,6 +9,11 @@ GaussianMixture
     scikit-learn-compatible estimator (univariate data for now).
 em
     The EM loop from given starting parameters, without the estimator.
+select
+    Fit a grid of models (number of components x covariance types) and pick
+    the best by BIC, AIC or ICL, like mclust.
+save, load
+    Store a fitted model in a versioned JSON file and read it back exactly.
 show_config
     Print how the compiled kernels were built and what they run with.
 get_include
@@ -19,7 +24,9 @@ from ._config import get_include, show_config
 from ._em import EMResult, em
 from ._version import __version__
 from .exceptions import ConvergenceWarning, DegenerateComponentWarning, NotFittedError
+from .io import load, save
 from .mixture import GaussianMixture
+from .selection import select
 
 __all__ = [
     "ConvergenceWarning",
@@ -30,5 +37,8 @@ __all__ = [
     "__version__",
     "em",
     "get_include",
+    "load",
+    "save",
+    "select",
     "show_config",
 ]

@@ -205,7 +205,8 @@ def accumulate_stats(const floating[::1] x, const double[::1] sample_weight,
     if n == 0:
         return stats
 
-    for b in prange(nb, nogil=True, schedule='static', num_threads=n_threads):
+    for b in prange(nb, nogil=True, schedule='static',
+                   num_threads=min(n_threads, nb)):
         start = b * _BLOCK
         stop = min(start + _BLOCK, n)
         buf = &scratch[threadid(), 0]
@@ -269,7 +270,8 @@ def evaluate(const floating[::1] x, const double[::1] means,
     if out_label is not None:
         label_ptr = &out_label[0]
 
-    for b in prange(nb, nogil=True, schedule='static', num_threads=n_threads):
+    for b in prange(nb, nogil=True, schedule='static',
+                   num_threads=min(n_threads, nb)):
         start = b * _BLOCK
         stop = min(start + _BLOCK, n)
         buf = &scratch[threadid(), 0]

@@ -272,7 +272,8 @@ def accumulate_stats(const floating[:, ::1] X, const double[::1] sample_weight,
     if n == 0:
         return stats
 
-    for b in prange(nb, nogil=True, schedule='static', num_threads=n_threads):
+    for b in prange(nb, nogil=True, schedule='static',
+                   num_threads=min(n_threads, nb)):
         start = b * bs
         stop = min(start + bs, n)
         buf = &scratch[threadid(), 0]
@@ -325,7 +326,8 @@ def evaluate(const floating[:, ::1] X, const double[:, ::1] means,
         resp_ptr = &out_resp[0, 0]
     if out_label is not None:
         label_ptr = &out_label[0]
-    for b in prange(nb, nogil=True, schedule='static', num_threads=n_threads):
+    for b in prange(nb, nogil=True, schedule='static',
+                   num_threads=min(n_threads, nb)):
         start = b * bs
         stop = min(start + bs, n)
         buf = &scratch[threadid(), 0]
@@ -433,7 +435,8 @@ cdef void _assign_pass(const floating[:, ::1] X, const double[::1] sample_weight
     cdef double best_d, dist, v
     cdef bint weighted = sample_weight is not None
     cdef double *p
-    for b in prange(nb, nogil=True, schedule='static', num_threads=n_threads):
+    for b in prange(nb, nogil=True, schedule='static',
+                   num_threads=min(n_threads, nb)):
         p = &part[b, 0]
         memset(p, 0, per_block * sizeof(double))
         start = b * bs

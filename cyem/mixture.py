@@ -516,6 +516,13 @@ default='kmeans'
             X = self.means_[labels] + noise * scale[labels]
         return X, labels
 
+    def save(self, path):
+        """Write the fitted model to ``path`` in cyem's versioned JSON format
+        (see :func:`cyem.save`); :func:`cyem.load` reads it back exactly."""
+        from .io import save
+
+        save(self, path)
+
     def _n_parameters(self):
         """Number of free parameters (scikit-learn's ``_n_parameters``)."""
         self._check_fitted()
