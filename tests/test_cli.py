@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 
 import numpy as np
 import pytest
@@ -23,8 +24,11 @@ def run(*args, cwd=None, check=False):
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_parent,
                                                       env.get("PYTHONPATH")]))
     env.pop("CYEM_DEBUG", None)
+    # `python -m` puts the working directory first on sys.path: run outside the
+    # source tree unless a test chooses the directory.
     out = subprocess.run([sys.executable, "-m", "cyem", *map(str, args)],
-                         capture_output=True, text=True, timeout=180, cwd=cwd, env=env)
+                         capture_output=True, text=True, timeout=180,
+                         cwd=cwd or tempfile.gettempdir(), env=env)
     if check:
         assert out.returncode == 0, out.stderr
         assert out.stderr == "", out.stderr
