@@ -66,6 +66,8 @@ cdef extern from "cyem_md_kernels.h" nogil:
                                    double *out_resp, int64_t *out_label)
     void cyem_md_memberships(double *z, Py_ssize_t n, Py_ssize_t K,
                              const double *sample_weight, double *work, double *stats)
+    void cyem_md_sq_norms_to_log_density(const double *y, Py_ssize_t m, Py_ssize_t d,
+                                         double log_norm, double *zk)
     void cyem_md_outputs(double *z, Py_ssize_t n, Py_ssize_t K, double *work,
                          double *out_log_lik, double *out_resp, int64_t *out_label)
 
@@ -132,9 +134,9 @@ cdef void _full_log_densities(const floating *x, const double *origin,
                               const double *log_norm, const double *prec_chol,
                               bint tied, double *dev, double *z) noexcept nogil:
     """z[k*TILE + j] = log_norm[k] - 0.5 ||(x_j - mu_k) U_k||^2 for a tile."""
-    cdef Py_ssize_t k, j, f
+    cdef Py_ssize_t k
     cdef int di = <int> d, mi = <int> m
-    cdef double one = 1.0, q
+    cdef double one = 1.0
     cdef char left = b'L', lower = b'L', no_trans = b'N', non_unit = b'N'
     cdef double *U
     for k in range(K):
@@ -144,11 +146,7 @@ cdef void _full_log_densities(const floating *x, const double *origin,
         # upper-triangular U as a lower-triangular column-major matrix, and
         # dev as dev^T, so one in-place dtrmm does it with no copy.
         dtrmm(&left, &lower, &no_trans, &non_unit, &di, &mi, &one, U, &di, dev, &di)
-        for j in range(m):
-            q = 0.0
-            for f in range(d):
-                q = q + dev[j * d + f] * dev[j * d + f]
-            z[k * CYEM_TILE + j] = log_norm[k] - 0.5 * q
+        cyem_md_sq_norms_to_log_density(dev, m, d, log_norm[k], z + k * CYEM_TILE)
 
 
 cdef void _full_accumulate_block(const floating *x, const double *origin,

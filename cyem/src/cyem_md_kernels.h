@@ -135,6 +135,23 @@ CYEM_MULTIVERSION void cyem_md_memberships(double *z, ptrdiff_t n, ptrdiff_t K,
     }
 }
 
+/* zk[j] = log_norm - 0.5 ||y_j||^2 for the rows of y (m x d, row-major): the
+ * tail of the full model's log-density after the BLAS product. A plain loop
+ * would be a scalar chain of d dependent additions per point; the simd
+ * reduction splits it across lanes. */
+CYEM_MULTIVERSION void cyem_md_sq_norms_to_log_density(const double *y, ptrdiff_t m,
+                                                      ptrdiff_t d, double log_norm,
+                                                      double *zk)
+{
+    for (ptrdiff_t j = 0; j < m; ++j) {
+        const double *row = y + j * d;
+        double q = 0.0;
+        CYEM_SIMD_REDUCE(q)
+        for (ptrdiff_t f = 0; f < d; ++f) q += row[f] * row[f];
+        zk[j] = log_norm - 0.5 * q;
+    }
+}
+
 /* Per-point outputs from log-densities computed elsewhere (see above). */
 CYEM_MULTIVERSION void cyem_md_outputs(double *z, ptrdiff_t n, ptrdiff_t K, double *work,
                                        double *out_log_lik, double *out_resp,
