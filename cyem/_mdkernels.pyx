@@ -19,7 +19,9 @@ Models and their kernel parametrisation (K components, d features):
   on tiles of 256 points -- a triangular product (dtrmm) for the densities and a
   symmetric rank-k update (dsyrk) for Q, half the flops of general products;
   call it with BLAS limited to one thread (threadpoolctl), since the
-  parallelism is ours.
+  parallelism is ours. For d <= 16 (CYEM_MD_SMALL_D) the same arithmetic runs
+  in C vectorised across the points of a tile instead: at such sizes BLAS
+  spends more time packing its operands than multiplying them.
 
 ``log_norm[k] = log w_k - d/2 log(2 pi) + log det U_k``, so that
 log(w_k g(x; k)) = log_norm[k] - 0.5 ||(x - mu_k) U_k||^2.
@@ -64,6 +66,31 @@ cdef extern from "cyem_md_kernels.h" nogil:
                                    const double *log_norm, const double *prec,
                                    double *scratch, double *out_log_lik,
                                    double *out_resp, int64_t *out_label)
+    enum: CYEM_MD_SMALL_D
+    void cyem_md_full_small_accumulate_f64(const double *x, const double *origin,
+                                           const double *inv_scale,
+                                           const double *sample_weight, Py_ssize_t n,
+                                           Py_ssize_t d, Py_ssize_t K, const double *mean,
+                                           const double *log_norm, const double *prec,
+                                           int tied, double *scratch, double *stats)
+    void cyem_md_full_small_accumulate_f32(const float *x, const double *origin,
+                                           const double *inv_scale,
+                                           const double *sample_weight, Py_ssize_t n,
+                                           Py_ssize_t d, Py_ssize_t K, const double *mean,
+                                           const double *log_norm, const double *prec,
+                                           int tied, double *scratch, double *stats)
+    void cyem_md_full_small_evaluate_f64(const double *x, const double *origin,
+                                         const double *inv_scale, Py_ssize_t n,
+                                         Py_ssize_t d, Py_ssize_t K, const double *mean,
+                                         const double *log_norm, const double *prec,
+                                         int tied, double *scratch, double *out_log_lik,
+                                         double *out_resp, int64_t *out_label)
+    void cyem_md_full_small_evaluate_f32(const float *x, const double *origin,
+                                         const double *inv_scale, Py_ssize_t n,
+                                         Py_ssize_t d, Py_ssize_t K, const double *mean,
+                                         const double *log_norm, const double *prec,
+                                         int tied, double *scratch, double *out_log_lik,
+                                         double *out_resp, int64_t *out_label)
     void cyem_md_memberships(double *z, Py_ssize_t n, Py_ssize_t K,
                              const double *sample_weight, double *work, double *stats)
     void cyem_md_sq_norms_to_log_density(const double *y, Py_ssize_t m, Py_ssize_t d,
@@ -108,7 +135,7 @@ def n_stats(Py_ssize_t K, Py_ssize_t d, int kind):
 def scratch_size(Py_ssize_t K, Py_ssize_t d, int kind):
     """Doubles of per-thread scratch memory."""
     if kind == FULL:
-        return (2 * d + K + 2) * CYEM_TILE
+        return (2 * d + K + 3) * CYEM_TILE
     return <Py_ssize_t> CYEM_MD_DIAG_SCRATCH_DOUBLES(K, d)
 
 
@@ -276,7 +303,20 @@ def accumulate_stats(const floating[:, ::1] X, const double[::1] sample_weight,
         stop = min(start + bs, n)
         buf = &scratch[threadid(), 0]
         memset(&block_stats[b, 0], 0, ns * sizeof(double))
-        if kind == KIND_FULL:
+        if kind == KIND_FULL and d <= CYEM_MD_SMALL_D:
+            if floating is double:
+                cyem_md_full_small_accumulate_f64(
+                    &X[start, 0], &origin[0], &inv_scale[0],
+                    (w_ptr + start) if w_ptr != NULL else NULL, stop - start, d, K,
+                    &means[0, 0], &log_norm[0], &prec_flat[0], tied, buf,
+                    &block_stats[b, 0])
+            else:
+                cyem_md_full_small_accumulate_f32(
+                    &X[start, 0], &origin[0], &inv_scale[0],
+                    (w_ptr + start) if w_ptr != NULL else NULL, stop - start, d, K,
+                    &means[0, 0], &log_norm[0], &prec_flat[0], tied, buf,
+                    &block_stats[b, 0])
+        elif kind == KIND_FULL:
             _full_accumulate_block(&X[start, 0], &origin[0], &inv_scale[0],
                                    (w_ptr + start) if w_ptr != NULL else NULL,
                                    stop - start, d, K, &means[0, 0], &log_norm[0],
@@ -329,7 +369,22 @@ def evaluate(const floating[:, ::1] X, const double[:, ::1] means,
         start = b * bs
         stop = min(start + bs, n)
         buf = &scratch[threadid(), 0]
-        if kind == KIND_FULL:
+        if kind == KIND_FULL and d <= CYEM_MD_SMALL_D:
+            if floating is double:
+                cyem_md_full_small_evaluate_f64(
+                    &X[start, 0], &origin[0], &inv_scale[0], stop - start, d, K,
+                    &means[0, 0], &log_norm[0], &prec_flat[0], tied, buf,
+                    (ll_ptr + start) if ll_ptr != NULL else NULL,
+                    (resp_ptr + start * K) if resp_ptr != NULL else NULL,
+                    (label_ptr + start) if label_ptr != NULL else NULL)
+            else:
+                cyem_md_full_small_evaluate_f32(
+                    &X[start, 0], &origin[0], &inv_scale[0], stop - start, d, K,
+                    &means[0, 0], &log_norm[0], &prec_flat[0], tied, buf,
+                    (ll_ptr + start) if ll_ptr != NULL else NULL,
+                    (resp_ptr + start * K) if resp_ptr != NULL else NULL,
+                    (label_ptr + start) if label_ptr != NULL else NULL)
+        elif kind == KIND_FULL:
             _full_evaluate_block(&X[start, 0], &origin[0], &inv_scale[0], stop - start, d, K, &means[0, 0],
                                  &log_norm[0], &prec_flat[0], tied, buf,
                                  (ll_ptr + start) if ll_ptr != NULL else NULL,

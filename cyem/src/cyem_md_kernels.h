@@ -163,4 +163,120 @@ CYEM_MULTIVERSION void cyem_md_outputs(double *z, ptrdiff_t n, ptrdiff_t K, doub
     cyem_tile_outputs(z, max_z, sum_z, n, K, out_log_lik, out_resp, out_label);
 }
 
+/* ---- Full / tied covariances for small d, vectorised across points ---------
+ * For d up to CYEM_MD_SMALL_D the O(d^2) work per point is done here on the
+ * transposed tile (d rows of CYEM_TILE) instead of through BLAS: with d this
+ * small, packing operands for BLAS costs more than the arithmetic. U is the
+ * row-major upper-triangular factor (precision = U U^T); ``tied`` means one U
+ * for all components. Q is accumulated as its upper triangle (row-major), as
+ * the BLAS path does. Scratch: CYEM_MD_FULL_SMALL_SCRATCH_DOUBLES(K, d). */
+#define CYEM_MD_SMALL_D 16
+#define CYEM_MD_FULL_SMALL_SCRATCH_DOUBLES(K, d) ((size_t)(2 * (d) + (K) + 3) * CYEM_TILE)
+
+/* z_k[j] = log_norm_k - 0.5 ||(x_j - mu_k) U_k||^2; dev (d x TILE) is work. */
+CYEM_INLINE void cyem_md_full_small_log_density(
+    const double *xt, ptrdiff_t n, ptrdiff_t d, const double *mu, const double *U,
+    double log_norm, double *dev, double *y, double *zk)
+{
+    for (ptrdiff_t f = 0; f < d; ++f) {
+        const double m = mu[f], *xf = xt + f * CYEM_TILE;
+        double *df = dev + f * CYEM_TILE;
+        CYEM_SIMD
+        for (ptrdiff_t j = 0; j < n; ++j) df[j] = xf[j] - m;
+    }
+    for (ptrdiff_t j = 0; j < n; ++j) zk[j] = 0.0;
+    for (ptrdiff_t g = 0; g < d; ++g) {
+        /* y = column g of dev @ U: only rows f <= g of U are non-zero. */
+        const double u0 = U[g];
+        CYEM_SIMD
+        for (ptrdiff_t j = 0; j < n; ++j) y[j] = dev[j] * u0;
+        for (ptrdiff_t f = 1; f <= g; ++f) {
+            const double u = U[f * d + g], *df = dev + f * CYEM_TILE;
+            CYEM_SIMD
+            for (ptrdiff_t j = 0; j < n; ++j) y[j] += df[j] * u;
+        }
+        CYEM_SIMD
+        for (ptrdiff_t j = 0; j < n; ++j) zk[j] += y[j] * y[j];
+    }
+    CYEM_SIMD
+    for (ptrdiff_t j = 0; j < n; ++j) zk[j] = log_norm - 0.5 * zk[j];
+}
+
+#define CYEM_DEFINE_MD_FULL_SMALL_KERNELS(SUFFIX, TYPE)                             \
+CYEM_MULTIVERSION void cyem_md_full_small_accumulate_##SUFFIX(                      \
+    const TYPE *x, const double *origin, const double *inv_scale,                  \
+    const double *sample_weight, ptrdiff_t n, ptrdiff_t d, ptrdiff_t K,             \
+    const double *mean, const double *log_norm, const double *prec, int tied,       \
+    double *scratch, double *stats)                                                 \
+{                                                                                   \
+    double *xt = scratch, *dev = xt + (size_t)d * CYEM_TILE;                        \
+    double *z = dev + (size_t)d * CYEM_TILE, *work = z + (size_t)K * CYEM_TILE;     \
+    double *y = work + 2 * CYEM_TILE;                                               \
+    double *S = stats + 2 + K, *Q = S + K * d;                                      \
+    for (ptrdiff_t start = 0; start < n; start += CYEM_TILE) {                      \
+        ptrdiff_t m = n - start < CYEM_TILE ? n - start : CYEM_TILE;                \
+        cyem_md_transpose_##SUFFIX(x + start * d, origin, inv_scale, m, d, xt);     \
+        for (ptrdiff_t k = 0; k < K; ++k)                                           \
+            cyem_md_full_small_log_density(xt, m, d, mean + k * d,                  \
+                                           prec + (tied ? 0 : k * d * d),           \
+                                           log_norm[k], dev, y, z + k * CYEM_TILE); \
+        cyem_md_memberships(z, m, K, sample_weight ? sample_weight + start : NULL,  \
+                            work, stats);                                           \
+        for (ptrdiff_t k = 0; k < K; ++k) {                                         \
+            const double *r = z + k * CYEM_TILE, *mu = mean + k * d;                \
+            double N = 0.0;                                                         \
+            CYEM_SIMD_REDUCE(N)                                                     \
+            for (ptrdiff_t j = 0; j < m; ++j) N += r[j];                            \
+            stats[2 + k] += N;                                                      \
+            for (ptrdiff_t f = 0; f < d; ++f) {                                     \
+                const double mf = mu[f], *xf = xt + f * CYEM_TILE;                  \
+                double *df = dev + f * CYEM_TILE, s1 = 0.0;                         \
+                CYEM_SIMD_REDUCE(s1)                                                \
+                for (ptrdiff_t j = 0; j < m; ++j) {                                 \
+                    df[j] = xf[j] - mf;                                             \
+                    s1 += r[j] * df[j];                                             \
+                }                                                                   \
+                S[k * d + f] += s1;                                                 \
+            }                                                                       \
+            for (ptrdiff_t f = 0; f < d; ++f) {                                     \
+                const double *df = dev + f * CYEM_TILE;                             \
+                CYEM_SIMD                                                           \
+                for (ptrdiff_t j = 0; j < m; ++j) y[j] = r[j] * df[j];              \
+                for (ptrdiff_t g = f; g < d; ++g) {                                 \
+                    const double *dg = dev + g * CYEM_TILE;                         \
+                    double q = 0.0;                                                 \
+                    CYEM_SIMD_REDUCE(q)                                             \
+                    for (ptrdiff_t j = 0; j < m; ++j) q += y[j] * dg[j];            \
+                    Q[k * d * d + f * d + g] += q;                                  \
+                }                                                                   \
+            }                                                                       \
+        }                                                                           \
+    }                                                                               \
+}                                                                                   \
+CYEM_MULTIVERSION void cyem_md_full_small_evaluate_##SUFFIX(                        \
+    const TYPE *x, const double *origin, const double *inv_scale, ptrdiff_t n,      \
+    ptrdiff_t d, ptrdiff_t K, const double *mean, const double *log_norm,           \
+    const double *prec, int tied, double *scratch, double *out_log_lik,             \
+    double *out_resp, int64_t *out_label)                                           \
+{                                                                                   \
+    double *xt = scratch, *dev = xt + (size_t)d * CYEM_TILE;                        \
+    double *z = dev + (size_t)d * CYEM_TILE, *work = z + (size_t)K * CYEM_TILE;     \
+    double *y = work + 2 * CYEM_TILE;                                               \
+    for (ptrdiff_t start = 0; start < n; start += CYEM_TILE) {                      \
+        ptrdiff_t m = n - start < CYEM_TILE ? n - start : CYEM_TILE;                \
+        cyem_md_transpose_##SUFFIX(x + start * d, origin, inv_scale, m, d, xt);     \
+        for (ptrdiff_t k = 0; k < K; ++k)                                           \
+            cyem_md_full_small_log_density(xt, m, d, mean + k * d,                  \
+                                           prec + (tied ? 0 : k * d * d),           \
+                                           log_norm[k], dev, y, z + k * CYEM_TILE); \
+        cyem_md_outputs(z, m, K, work,                                              \
+                        out_log_lik ? out_log_lik + start : NULL,                   \
+                        out_resp ? out_resp + start * K : NULL,                     \
+                        out_label ? out_label + start : NULL);                      \
+    }                                                                               \
+}
+
+CYEM_DEFINE_MD_FULL_SMALL_KERNELS(f64, double)
+CYEM_DEFINE_MD_FULL_SMALL_KERNELS(f32, float)
+
 #endif /* CYEM_MD_KERNELS_H */
