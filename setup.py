@@ -12,7 +12,22 @@ extension and chooses compiler flags:
   time instead) and never ``-ffast-math`` (it breaks NaN checks and, at link
   time, changes the floating-point mode of the whole process).
 
-Set ``CYEM_DISABLE_OPENMP=1`` to build without OpenMP on purpose.
+Platform notes for OpenMP:
+
+* macOS (Apple clang): ``-Xpreprocessor -fopenmp`` and ``-lomp``. libomp is
+  looked for under ``$CYEM_LIBOMP_PREFIX``, then ``$CONDA_PREFIX``, then
+  Homebrew's prefixes. Release wheels use conda-forge's ``llvm-openmp``, built
+  for an old macOS, and delocate copies it into the wheel (see
+  ``.github/workflows/wheels.yml``); Homebrew's libomp targets the build
+  machine's macOS version and would raise the wheel's minimum macOS.
+* Windows (MSVC): the kernels put ``omp simd`` pragmas in macros (C99
+  ``_Pragma``), which needs ``/std:c11``, and ``omp simd`` itself needs
+  ``/openmp:experimental``. Both keep MSVC's OpenMP runtime, ``vcomp140.dll``,
+  which delvewheel copies into the wheel. Older MSVC falls back to ``/openmp``.
+
+Set ``CYEM_DISABLE_OPENMP=1`` to build without OpenMP on purpose, and
+``CYEM_REQUIRE_OPENMP=1`` to make a build without OpenMP an error (release
+wheels are built that way, so a missing runtime cannot ship silently).
 """
 
 import os
@@ -35,6 +50,21 @@ OPENMP_TEST = textwrap.dedent(
     """
 )
 
+# What the kernels' headers need from MSVC on top of OPENMP_TEST: an
+# ``omp simd`` reduction written through the C99 ``_Pragma`` operator.
+MSVC_OPENMP_TEST = OPENMP_TEST + textwrap.dedent(
+    """
+    #define CYEM_TEST_PRAGMA(x) _Pragma(#x)
+    double cyem_test_sum(const double *x, int n) {
+        double s = 0.0;
+        int i;
+        CYEM_TEST_PRAGMA(omp simd reduction(+: s))
+        for (i = 0; i < n; i++) s += x[i];
+        return s;
+    }
+    """
+)
+
 
 def _compiler_accepts(compiler, compile_args, link_args, source):
     """Whether ``compiler`` compiles and links ``source`` with these flags."""
@@ -52,24 +82,66 @@ def _compiler_accepts(compiler, compile_args, link_args, source):
     return True
 
 
+def _libomp_prefix():
+    """Prefix holding ``include/omp.h`` and ``lib/libomp.dylib`` on macOS, or None."""
+    candidates = [
+        os.environ.get("CYEM_LIBOMP_PREFIX"),
+        os.environ.get("CONDA_PREFIX"),
+        "/opt/homebrew/opt/libomp",
+        "/usr/local/opt/libomp",
+    ]
+    for prefix in candidates:
+        if prefix and os.path.isfile(os.path.join(prefix, "include", "omp.h")):
+            return prefix
+    return None
+
+
+def _openmp_candidates(ctype):
+    """(compile_args, link_args, test_source) to try in order for this compiler."""
+    if ctype == "msvc":
+        return [
+            (["/std:c11", "/openmp:experimental"], [], MSVC_OPENMP_TEST),
+            (["/std:c11", "/openmp"], [], MSVC_OPENMP_TEST),
+            (["/openmp"], [], OPENMP_TEST),
+        ]
+    if sys.platform == "darwin":
+        # Apple clang has no OpenMP runtime of its own: use libomp.
+        omp_compile, omp_link = ["-Xpreprocessor", "-fopenmp"], ["-lomp"]
+        prefix = _libomp_prefix()
+        if prefix:
+            lib = os.path.join(prefix, "lib")
+            omp_compile = omp_compile + ["-I" + os.path.join(prefix, "include")]
+            # The rpath lets the build and delocate find libomp.dylib; delocate
+            # then rewrites it to the copy inside the wheel.
+            omp_link = ["-L" + lib, "-Wl,-rpath," + lib] + omp_link
+        return [(omp_compile, omp_link, OPENMP_TEST)]
+    return [(["-fopenmp"], ["-fopenmp"], OPENMP_TEST)]
+
+
 class BuildExt(build_ext):
     """build_ext that detects OpenMP and sets optimisation flags per compiler."""
 
     def build_extensions(self):
         ctype = self.compiler.compiler_type
         want_openmp = os.environ.get("CYEM_DISABLE_OPENMP", "0") in ("", "0")
+        require_openmp = os.environ.get("CYEM_REQUIRE_OPENMP", "0") not in ("", "0")
         if ctype == "msvc":
-            base, omp_compile, omp_link = ["/O2"], ["/openmp"], []
+            base = ["/O2"]
         else:
             base = ["-O3", "-fno-strict-aliasing", "-Wno-unused-function"]
-            if sys.platform == "darwin":
-                # Apple clang: OpenMP needs libomp (see the wheels workflow).
-                omp_compile, omp_link = ["-Xpreprocessor", "-fopenmp"], ["-lomp"]
-            else:
-                omp_compile, omp_link = ["-fopenmp"], ["-fopenmp"]
-        has_openmp = want_openmp and _compiler_accepts(
-            self.compiler, omp_compile, omp_link, OPENMP_TEST
-        )
+        has_openmp = False
+        omp_compile, omp_link = [], []
+        if want_openmp:
+            for omp_compile, omp_link, source in _openmp_candidates(ctype):
+                if _compiler_accepts(self.compiler, omp_compile, omp_link, source):
+                    has_openmp = True
+                    break
+        if require_openmp and not has_openmp:
+            raise RuntimeError(
+                "cyem: CYEM_REQUIRE_OPENMP is set but OpenMP is disabled or the "
+                "compiler cannot build OpenMP code (on macOS, set CYEM_LIBOMP_PREFIX "
+                "to the prefix of a libomp)"
+            )
         compile_args, link_args = list(base), []
         if has_openmp:
             compile_args += omp_compile
@@ -79,7 +151,7 @@ class BuildExt(build_ext):
         ):
             compile_args += ["-fopenmp-simd", "-DCYEM_OPENMP_SIMD"]
         print(
-            "cyem: building with OpenMP"
+            "cyem: building with OpenMP (" + " ".join(omp_compile) + ")"
             if has_openmp
             else "cyem: OpenMP not available (or disabled): kernels will run on one thread"
         )
