@@ -40,9 +40,11 @@ from ._params import MixtureParams
 
 INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data", "quantile")
 
-#: k-means++ seeds on at most this many points, drawn at random, so that the
-#: seeding needs O(1) memory in n; the Lloyd steps that follow use all points.
+#: k-means++ seeds on a random subsample of at most this many points (fewer
+#: for wide data, so the sample stays within ~256 kB), so that the seeding needs
+#: O(1) memory in n; the Lloyd steps that follow use all points.
 SEEDING_SAMPLE_SIZE = 20_000
+SEEDING_SAMPLE_BYTES = 2 ** 18
 LLOYD_MAX_ITER = 20
 
 
@@ -175,8 +177,11 @@ def _quantile_groups_md(Xf, sample_weight, K):
     n, d = Xf.shape
     ws = np.ones(n) if sample_weight is None else sample_weight
     mean = np.average(Xf, axis=0, weights=ws)
-    cov = np.atleast_2d(np.cov(Xf, rowvar=False, aweights=ws))
-    axis = np.linalg.eigh(cov)[1][:, -1]
+    if np.count_nonzero(ws > 0) < 2:
+        axis = np.eye(d)[0]          # one effective row: any axis will do
+    else:
+        cov = np.atleast_2d(np.cov(Xf, rowvar=False, aweights=ws))
+        axis = np.linalg.eigh(cov)[1][:, -1]
     order = np.argsort((Xf - mean) @ axis, kind="stable")
     group = np.empty(n, dtype=np.intp)
     group[order] = _equal_weight_groups(ws[order], K)
@@ -221,10 +226,13 @@ def _equal_weight_groups(sorted_weights, K):
 def _seed_sample(X, sample_weight, K, rng, seeder):
     """Run ``seeder`` (k-means++) on a random subsample when n is large."""
     n = X.shape[0]
-    if n > SEEDING_SAMPLE_SIZE:
-        # Uniform subsample; its weights go with it, so the draw stays
-        # proportional to the sample weights.
-        idx = np.sort(rng.choice(n, SEEDING_SAMPLE_SIZE, replace=False))
+    width = 1 if X.ndim == 1 else X.shape[1]
+    sample_size = max(2_000, min(SEEDING_SAMPLE_SIZE, SEEDING_SAMPLE_BYTES // (8 * width)))
+    if n > sample_size:
+        # Uniform subsample (with replacement: drawing without it makes NumPy
+        # build an array of all n indices); its weights go with it, so the
+        # draw stays proportional to the sample weights.
+        idx = np.sort(rng.integers(0, n, sample_size))
         xs = np.ascontiguousarray(X[idx])
         ws = None if sample_weight is None else np.ascontiguousarray(sample_weight[idx])
         if _count_distinct_rows(xs, ws, K) < K:
@@ -237,10 +245,9 @@ def _seed_sample(X, sample_weight, K, rng, seeder):
 
 
 def _count_distinct_rows(X, sample_weight, limit):
-    if X.ndim == 1:
-        return _kernels.count_distinct_upto(X, sample_weight, limit)
-    rows = X if sample_weight is None else X[sample_weight > 0]
-    return min(limit, np.unique(rows, axis=0).shape[0])
+    from ._validation import count_distinct
+
+    return count_distinct(X, sample_weight, limit)
 
 
 def _distinct_random_rows(X, sample_weight, K, rng):

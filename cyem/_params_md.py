@@ -24,6 +24,8 @@ from . import _mdkernels
 from ._params import _COUNT_EPS, MStepReport
 
 _LOG_2PI = np.log(2 * np.pi)
+#: Smallest variance in the frame, where the data span about [-1, 1].
+_FLOOR = np.finfo(np.float64).eps ** 2
 
 
 @dataclass
@@ -134,13 +136,15 @@ def precision_cholesky(covariances, covariance_type, report=None):
     warns. The returned covariances include that jitter.
     """
     if covariance_type in ("diag", "spherical"):
-        tiny = np.finfo(np.float64).tiny
-        bad = ~(covariances > tiny)
+        # In the frame the data span about [-1, 1]: eps^2 is invisible next to
+        # any real variance and keeps every density finite (as univariate).
+        floor = _FLOOR
+        bad = ~(covariances >= floor)
         if bad.any():
             if report is not None:
                 rows = np.flatnonzero(bad.reshape(bad.shape[0], -1).any(axis=1))
-                report.singular.update(rows.tolist())
-            covariances = np.where(bad, tiny, covariances)
+                report.collapsed.update(rows.tolist())
+            covariances = np.where(bad, floor, covariances)
         return covariances, 1.0 / np.sqrt(covariances)
     single = covariance_type == "tied"
     covs = covariances[np.newaxis] if single else covariances
@@ -167,7 +171,9 @@ def _cholesky_with_jitter(cov):
     except linalg.LinAlgError:
         pass
     d = cov.shape[0]
-    base = np.finfo(np.float64).eps * max(np.trace(cov) / d, np.finfo(np.float64).tiny)
+    # Relative to the covariance's own size, but never below the frame's floor
+    # eps^2: a component collapsed onto one point has a zero trace.
+    base = max(np.finfo(np.float64).eps * np.trace(cov) / d, _FLOOR)
     for power in range(0, 40):
         trial = cov + np.eye(d) * base * 10.0 ** power
         try:

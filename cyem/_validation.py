@@ -21,6 +21,9 @@ def _as_numeric_array(value, name):
         raise TypeError(f"{name} must be an array-like of numbers, got None")
     if isinstance(value, (str, bytes)):
         raise TypeError(f"{name} must be an array-like of numbers, got a string")
+    if hasattr(value, "toarray") and hasattr(value, "nnz"):
+        raise TypeError(f"{name} is a sparse matrix; cyem needs dense data "
+                        f"(convert it with .toarray())")
     if np.ma.is_masked(value):
         # np.asarray drops the mask: the hidden values would be used silently.
         raise ValueError(
@@ -135,8 +138,9 @@ def check_data(X, name="X", n_features_expected=None):
     if arr.ndim == 1 or (arr.ndim == 2 and arr.shape[1] == 1):
         if n_features_expected is not None and n_features_expected != 1:
             raise ValueError(
-                f"{name} has 1 feature, but the model was fitted with "
-                f"{n_features_expected} features")
+                f"{name} has 1 features, but GaussianMixture is expecting "
+                f"{n_features_expected} features as input (reshape your data: a 1-D "
+                f"array is read as n samples of one feature)")
         return check_univariate_data(arr, name, n_features_expected)
     if arr.ndim != 2:
         raise ValueError(
@@ -145,10 +149,11 @@ def check_data(X, name="X", n_features_expected=None):
     n_samples, n_features = arr.shape
     if n_features_expected is not None and n_features != n_features_expected:
         raise ValueError(
-            f"{name} has {n_features} features, but the model was fitted with "
-            f"{n_features_expected} feature(s)")
+            f"{name} has {n_features} features, but GaussianMixture is expecting "
+            f"{n_features_expected} features as input")
     if n_features == 0:
-        raise ValueError(f"{name} has 0 features (shape {arr.shape})")
+        raise ValueError(f"{name} has 0 feature(s) (shape={arr.shape}) while a "
+                         f"minimum of 1 is required.")
     if n_samples == 0:
         raise ValueError(f"{name} is empty: at least one sample is required")
     is_float32 = arr.dtype.kind == "f" and arr.dtype.itemsize == 4

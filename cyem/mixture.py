@@ -179,6 +179,14 @@ default='kmeans'
 
     # ---- scikit-learn's parameter protocol (get_params / set_params / clone) ----
 
+    def __sklearn_tags__(self):
+        """scikit-learn's estimator tags (a density estimator; y is ignored).
+        Imported here so that scikit-learn stays an optional dependency."""
+        from sklearn.utils import Tags, TargetTags
+
+        return Tags(estimator_type="density_estimator",
+                    target_tags=TargetTags(required=False))
+
     @classmethod
     def _get_param_names(cls):
         sig = inspect.signature(cls.__init__)

@@ -436,7 +436,7 @@ def test_bad_X_after_fit(fitted, method, data, exc):
 @pytest.mark.parametrize("method", METHODS_TAKING_X)
 @pytest.mark.parametrize("width", [2, 5])
 def test_data_of_another_width_after_fit(fitted, method, width):
-    with pytest.raises(ValueError, match=rf"^X has {width} features.*fitted with 1"):
+    with pytest.raises(ValueError, match=rf"^X has {width} features.*expecting 1 features"):
         getattr(fitted, method)(np.zeros((10, width)))
 
 

@@ -42,6 +42,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Log-densities are clamped here: a point so far from every component that
+ * its log-density is -inf (or below -1e300) would otherwise give 0/0
+ * memberships; clamped, it gets finite, equal ones and a finite log-likelihood. */
+#define CYEM_LOG_DENSITY_FLOOR (-1e300)
+
 /* Points processed together in the inner loops; the scratch buffer a caller
  * passes holds CYEM_SCRATCH_DOUBLES(K) doubles. */
 #define CYEM_TILE 256
@@ -175,6 +180,7 @@ CYEM_INLINE void cyem_tile_densities(
         for (ptrdiff_t j = 0; j < n; ++j) {
             double y = (x[j] - mu) * p;
             double v = a - 0.5 * y * y;
+            v = v > CYEM_LOG_DENSITY_FLOOR ? v : CYEM_LOG_DENSITY_FLOOR;
             zk[j] = v;
             max_z[j] = (k == 0 || v > max_z[j]) ? v : max_z[j];
         }

@@ -43,6 +43,9 @@ CYEM_INLINE void cyem_md_diag_log_densities(
                 zk[j] -= 0.5 * y * y;
             }
         }
+        CYEM_SIMD
+        for (ptrdiff_t j = 0; j < n; ++j)
+            zk[j] = zk[j] > CYEM_LOG_DENSITY_FLOOR ? zk[j] : CYEM_LOG_DENSITY_FLOOR;
     }
 }
 
@@ -148,7 +151,8 @@ CYEM_MULTIVERSION void cyem_md_sq_norms_to_log_density(const double *y, ptrdiff_
         double q = 0.0;
         CYEM_SIMD_REDUCE(q)
         for (ptrdiff_t f = 0; f < d; ++f) q += row[f] * row[f];
-        zk[j] = log_norm - 0.5 * q;
+        q = log_norm - 0.5 * q;
+        zk[j] = q > CYEM_LOG_DENSITY_FLOOR ? q : CYEM_LOG_DENSITY_FLOOR;
     }
 }
 
@@ -199,7 +203,10 @@ CYEM_INLINE void cyem_md_full_small_log_density(
         for (ptrdiff_t j = 0; j < n; ++j) zk[j] += y[j] * y[j];
     }
     CYEM_SIMD
-    for (ptrdiff_t j = 0; j < n; ++j) zk[j] = log_norm - 0.5 * zk[j];
+    for (ptrdiff_t j = 0; j < n; ++j) {
+        double v = log_norm - 0.5 * zk[j];
+        zk[j] = v > CYEM_LOG_DENSITY_FLOOR ? v : CYEM_LOG_DENSITY_FLOOR;
+    }
 }
 
 #define CYEM_DEFINE_MD_FULL_SMALL_KERNELS(SUFFIX, TYPE)                             \
