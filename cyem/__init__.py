@@ -6,7 +6,8 @@
 Public API
 ----------
 GaussianMixture
-    scikit-learn-compatible estimator (univariate data for now).
+    scikit-learn-compatible estimator (univariate and multivariate data, four
+    covariance types).
 em
     The EM loop from given starting parameters, without the estimator.
 select

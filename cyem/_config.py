@@ -14,6 +14,29 @@ def get_include():
 
     The ``.pxd`` files live inside the installed package, so this is the
     directory that *contains* the ``cyem`` package.
+
+    Returns
+    -------
+    path : str
+        Absolute path of the directory holding the ``cyem`` package, in which
+        ``cyem/_kernels.pxd`` declares the public C-level kernels.
+
+    See Also
+    --------
+    show_config : How the kernels were built.
+
+    Examples
+    --------
+    In a ``setup.py`` that builds Cython code with
+    ``from cyem._kernels cimport ...``::
+
+        cythonize(extensions, include_path=[cyem.get_include()])
+
+    The directory holds the public ``.pxd``:
+
+    >>> import os, cyem
+    >>> os.path.isfile(os.path.join(cyem.get_include(), "cyem", "_kernels.pxd"))
+    True
     """
     return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -36,6 +59,20 @@ def config():
 
 def show_config(file=None):
     """Print cyem's build configuration: version, OpenMP, SIMD path, threads.
+
+    The same as ``cyem info`` on the command line: the version, the compiler,
+    whether the kernels were built with OpenMP, the SIMD code path selected
+    for this CPU, the number of usable threads and the block and tile sizes.
+    Worth including in bug reports.
+
+    Parameters
+    ----------
+    file : writable text stream, optional
+        Where to print; default ``sys.stdout``.
+
+    Returns
+    -------
+    None
 
     Examples
     --------

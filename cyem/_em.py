@@ -111,6 +111,23 @@ class EMResult:
         Iterations performed.
     converged : bool
         Whether the change in mean log-likelihood fell below ``tol``.
+
+    See Also
+    --------
+    em : The function that returns it.
+
+    Examples
+    --------
+    >>> import numpy as np, cyem
+    >>> rng = np.random.default_rng(0)
+    >>> x = np.concatenate([rng.normal(-2, 1, 500), rng.normal(3, 1, 500)])
+    >>> res = cyem.em(x, [0.5, 0.5], [-1.0, 1.0], [1.0, 1.0], tol=0, max_iter=20)
+    >>> res.n_iter, res.history.shape, res.converged
+    (20, (20,), False)
+    >>> bool(np.all(np.diff(res.history) > -1e-9))     # EM never goes down
+    True
+    >>> bool(res.log_likelihood >= res.history[-1])
+    True
     """
 
     weights: np.ndarray
@@ -158,6 +175,28 @@ def em(x, weights, means, stds, *, sample_weight=None, tied=False, tol=1e-3,
     Returns
     -------
     EMResult
+        The fitted weights, means and standard deviations, the total
+        log-likelihood of those parameters, the log-likelihood history, the
+        number of iterations and whether EM converged.
+
+    Warns
+    -----
+    DegenerateComponentWarning
+        When a component collapsed onto (almost) a single value or lost all
+        its mass; the result stays finite.
+
+    See Also
+    --------
+    GaussianMixture : The estimator, with initialisation and restarts.
+
+    Notes
+    -----
+    With ``tol=0`` exactly ``max_iter`` iterations are run; ``converged`` is
+    then False. Each iteration is one E step and one M step:
+    ``w_k = N_k / sum_i v_i``, ``mu_k = sum_i v_i r_ik x_i / N_k`` and
+    ``sigma_k^2 = sum_i v_i r_ik (x_i - mu_k)^2 / N_k + reg_covar``, with
+    ``r_ik = p(k | x_i)`` and ``N_k = sum_i v_i r_ik`` (see the tutorial for
+    the derivation).
 
     Examples
     --------
@@ -165,8 +204,10 @@ def em(x, weights, means, stds, *, sample_weight=None, tied=False, tol=1e-3,
     >>> rng = np.random.default_rng(0)
     >>> x = np.concatenate([rng.normal(-2, 1, 500), rng.normal(3, 1, 500)])
     >>> res = cyem.em(x, [0.5, 0.5], [-1.0, 1.0], [1.0, 1.0], tol=1e-8)
-    >>> bool(res.converged), np.round(res.means, 1).tolist()
+    >>> bool(res.converged), np.round(res.means).tolist()
     (True, [-2.0, 3.0])
+    >>> np.round(res.weights, 2).tolist(), np.round(res.stds, 1).tolist()
+    ([0.5, 0.5], [1.0, 0.9])
     """
     from . import _validation as v
 

@@ -23,9 +23,9 @@ a number or a string) or, for an array, a list or a dict, a tagged value as
 below. A parameter that cannot be written as JSON (``random_state`` given as
 a numpy Generator, say) is stored as null and named in ``dropped_params``.
 
-``fitted`` maps every fitted attribute (the names ending in ``_``: weights_,
-means_, covariances_, precisions_, precisions_cholesky_, converged_, n_iter_,
-lower_bound_, lower_bounds_, n_features_in_, stds_, ...) to a tagged value::
+``fitted`` maps every fitted attribute (the names ending in ``_``: ``weights_``,
+``means_``, ``covariances_``, ``precisions_``, ``precisions_cholesky_``, ``converged_``, ``n_iter_``,
+``lower_bound_``, ``lower_bounds_``, ``n_features_in_``, ``stds_``, ...) to a tagged value::
 
     {"type": "ndarray", "dtype": "float64", "shape": [2, 1, 1], "data": [...]}
     {"type": "scalar",  "dtype": "float64", "shape": [], "data": -2.93}   # numpy scalar
@@ -173,6 +173,18 @@ def save(model, path):
     Constructor parameters that have no JSON form (``random_state`` given as
     a numpy Generator or RandomState) are saved as None and listed under
     ``"dropped_params"`` in the file.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np, cyem
+    >>> gm = cyem.GaussianMixture(n_components=2, random_state=0).fit(
+    ...     np.random.default_rng(0).normal(size=500))
+    >>> path = os.path.join(tempfile.mkdtemp(), "model.json")
+    >>> cyem.save(gm, path)
+    >>> same = cyem.load(path)
+    >>> np.array_equal(same.covariances_, gm.covariances_), same.get_params() == gm.get_params()
+    (True, True)
     """
     text = _dumps(to_dict(model))
     path = os.fspath(path)
@@ -220,6 +232,17 @@ def load(path):
         wrong types or shapes, non-finite numbers); the message says which.
     OSError
         The file cannot be read.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np, cyem
+    >>> x = np.random.default_rng(0).normal(size=500)
+    >>> gm = cyem.GaussianMixture(n_components=2, random_state=0).fit(x)
+    >>> path = os.path.join(tempfile.mkdtemp(), "model.json")
+    >>> cyem.save(gm, path)
+    >>> np.array_equal(cyem.load(path).predict_proba(x), gm.predict_proba(x))
+    True
     """
     path = os.fspath(path)
     with open(path, "rb") as handle:

@@ -66,36 +66,41 @@ class GaussianMixture:
 
     Follows :class:`sklearn.mixture.GaussianMixture`: same constructor
     parameters, fitted attributes and methods, so it can replace it in existing
-    code. Currently for univariate data (a 1-D array or shape (n_samples, 1)).
+    code. Data may be univariate (a 1-D array, or shape (n_samples, 1)) or
+    multivariate (n_samples, n_features), with any of the four covariance types.
 
     Parameters
     ----------
     n_components : int, default=1
         Number of mixture components K.
     covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='full'
-        With one feature 'full', 'diag' and 'spherical' are the same model (one
-        variance per component) and differ only in the shapes of
-        ``covariances_`` and ``precisions_``; 'tied' shares one variance among
-        all components (mclust's "E" model, "V" being the others).
+        'full': each component has its own covariance matrix; 'tied': all
+        components share one; 'diag': each has its own diagonal matrix;
+        'spherical': each has a single variance. With one feature 'full', 'diag'
+        and 'spherical' are the same model (one variance per component, mclust's
+        "V") and differ only in the shapes of ``covariances_`` and
+        ``precisions_``; 'tied' shares one variance among all components
+        (mclust's "E").
     tol : float, default=1e-3
         Convergence threshold on the change of the mean log-likelihood.
     reg_covar : float, default=1e-6
-        Non-negative value added to every variance.
+        Non-negative value added to every variance (the diagonal of every
+        covariance matrix), in the data's units squared.
     max_iter : int, default=100
         EM iterations per initialisation (>= 1).
     n_init : int, default=1
         Number of initialisations; the one with the highest log-likelihood is kept.
-    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data', 'quantile'}, \
-default='kmeans'
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data', 'quantile'}, \\
+    default='kmeans'
         How starting parameters are computed (see Notes).
     weights_init : array-like of shape (n_components,), optional
         Starting weights (override those of ``init_params``).
-    means_init : array-like of shape (n_components, 1) or (n_components,), optional
-        Starting means.
+    means_init : array-like of shape (n_components, n_features), optional
+        Starting means; (n_components,) is accepted for one feature.
     precisions_init : array-like, optional
-        Starting precisions (inverse variances) in scikit-learn's shape for the
-        ``covariance_type``: (K, 1, 1) 'full', (1, 1) 'tied', (K, 1) 'diag',
-        (K,) 'spherical'; a flat (K,) array is accepted too.
+        Starting precisions (inverse covariances) in scikit-learn's shape for the
+        ``covariance_type``: (K, d, d) 'full', (d, d) 'tied', (K, d) 'diag',
+        (K,) 'spherical'; for one feature a flat (K,) array is accepted too.
     random_state : int, numpy Generator or RandomState, optional
         Seed of the initialisation and of ``sample``.
     warm_start : bool, default=False
@@ -104,6 +109,7 @@ default='kmeans'
         1 prints each initialisation's outcome, 2 also the lower bound every
         ``verbose_interval`` iterations.
     verbose_interval : int, default=10
+        Iterations between two lines of ``verbose=2`` output.
     n_threads : int or None, default=None
         Threads for the kernels; None uses every usable core (honouring
         OMP_NUM_THREADS, CPU affinity and container quotas). Results are
@@ -112,17 +118,23 @@ default='kmeans'
     Attributes
     ----------
     weights_ : ndarray of shape (n_components,)
-    means_ : ndarray of shape (n_components, 1)
+        Mixture weights w_k.
+    means_ : ndarray of shape (n_components, n_features)
+        Component means.
     covariances_ : ndarray
-        Variances, in scikit-learn's shape for ``covariance_type``.
+        In scikit-learn's shape for ``covariance_type``: (K, d, d) 'full',
+        (d, d) 'tied', (K, d) 'diag', (K,) 'spherical'.
     precisions_ : ndarray
-        Inverse variances, same shape.
+        Inverses of the covariances, same shape.
     precisions_cholesky_ : ndarray
-        1 / standard deviation, same shape.
+        Cholesky factors of the precisions, in scikit-learn's convention and
+        shape (for one feature, 1 / standard deviation).
     stds_ : ndarray of shape (n_components,)
-        Standard deviations sigma_k of the components.
+        Standard deviations sigma_k; univariate models only.
     converged_ : bool
+        Whether the best run's mean log-likelihood settled within ``tol``.
     n_iter_ : int
+        EM iterations of the best run.
     lower_bound_ : float
         Mean log-likelihood (per unit of sample weight) of the best run,
         computed with the parameters before its last M step (as scikit-learn).
@@ -130,7 +142,12 @@ default='kmeans'
         The same quantity at every iteration of the best run: the
         log-likelihood history, which never decreases.
     n_features_in_ : int
-        Always 1 for now.
+        Number of features seen during ``fit``.
+
+    See Also
+    --------
+    cyem.em : The EM loop from given starting values, for univariate data.
+    cyem.select : Choose the number of components and the covariance type.
 
     Notes
     -----
@@ -150,10 +167,18 @@ default='kmeans'
     --------
     >>> import numpy as np, cyem
     >>> rng = np.random.default_rng(0)
-    >>> x = np.concatenate([rng.normal(163, 7, 4000), rng.normal(177, 7, 6000)])
+    >>> x = np.concatenate([rng.normal(160, 6, 4000), rng.normal(180, 6, 6000)])
     >>> gm = cyem.GaussianMixture(n_components=2, random_state=0).fit(x)
-    >>> np.round(np.sort(gm.means_.ravel()))
-    array([163., 177.])
+    >>> order = np.argsort(gm.means_.ravel())
+    >>> np.round(gm.means_.ravel()[order]), np.round(gm.weights_[order], 1)
+    (array([160., 180.]), array([0.4, 0.6]))
+
+    Two features, one diagonal covariance matrix per component:
+
+    >>> X = np.vstack([rng.normal([0, 0], 1, (500, 2)), rng.normal([6, 3], 1, (500, 2))])
+    >>> gm2 = cyem.GaussianMixture(2, covariance_type="diag", random_state=0).fit(X)
+    >>> gm2.means_.shape, gm2.covariances_.shape
+    ((2, 2), (2, 2))
     """
 
     def __init__(self, n_components=1, *, covariance_type="full", tol=1e-3,
@@ -193,11 +218,52 @@ default='kmeans'
         return sorted(p for p in sig.parameters if p != "self")
 
     def get_params(self, deep=True):
-        """Constructor parameters as a dict (scikit-learn protocol)."""
+        """Constructor parameters as a dict (scikit-learn protocol).
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Ignored (the estimator has no sub-estimators); kept for scikit-learn.
+
+        Returns
+        -------
+        params : dict
+            Parameter name -> value, for every constructor parameter.
+
+        Examples
+        --------
+        >>> import cyem
+        >>> params = cyem.GaussianMixture(n_components=3).get_params()
+        >>> params["n_components"], params["covariance_type"]
+        (3, 'full')
+        """
         return {name: getattr(self, name) for name in self._get_param_names()}
 
     def set_params(self, **params):
-        """Set constructor parameters (scikit-learn protocol); returns self."""
+        """Set constructor parameters (scikit-learn protocol).
+
+        Values are checked at the next ``fit``, not here.
+
+        Parameters
+        ----------
+        **params
+            Constructor parameters by name.
+
+        Returns
+        -------
+        self : GaussianMixture
+
+        Raises
+        ------
+        ValueError
+            A name is not a constructor parameter.
+
+        Examples
+        --------
+        >>> import cyem
+        >>> cyem.GaussianMixture().set_params(n_components=4, tol=1e-6)
+        GaussianMixture(n_components=4, tol=1e-06)
+        """
         valid = self._get_param_names()
         for name, value in params.items():
             if name not in valid:
@@ -271,17 +337,47 @@ default='kmeans'
     def fit(self, X, y=None, sample_weight=None):
         """Estimate the model parameters with EM.
 
+        Runs ``n_init`` initialisations, each followed by EM until the mean
+        log-likelihood changes by less than ``tol`` or ``max_iter`` iterations are
+        done, and keeps the run with the highest log-likelihood.
+
         Parameters
         ----------
-        X : array-like of shape (n_samples,) or (n_samples, 1)
+        X : array-like of shape (n_samples,) or (n_samples, n_features)
+            Training data; a 1-D array is one feature. float32 data are used
+            without an up-cast copy.
         y : ignored
+            Present for scikit-learn compatibility.
         sample_weight : array-like of shape (n_samples,), optional
             Non-negative weights; an integer weight is equivalent to repeating
             the row that many times.
 
         Returns
         -------
-        self
+        self : GaussianMixture
+            The fitted estimator.
+
+        Warns
+        -----
+        ConvergenceWarning
+            The best run stopped at ``max_iter``.
+        DegenerateComponentWarning
+            A component collapsed or lost its mass (the model stays finite).
+
+        Examples
+        --------
+        >>> import numpy as np, cyem
+        >>> rng = np.random.default_rng(0)
+        >>> x = np.concatenate([rng.normal(-3, 1, 300), rng.normal(3, 1, 700)])
+        >>> gm = cyem.GaussianMixture(n_components=2, random_state=0).fit(x)
+        >>> gm.converged_, np.round(np.sort(gm.means_.ravel())).tolist()
+        (True, [-3.0, 3.0])
+
+        With weights: the rows -3 and 3, counted 300 and 700 times.
+
+        >>> gm = cyem.GaussianMixture(n_components=1).fit([-3.0, 3.0], sample_weight=[300, 700])
+        >>> round(float(gm.means_[0, 0]), 6)
+        1.2
         """
         self._fit(X, sample_weight)
         return self
@@ -289,9 +385,27 @@ default='kmeans'
     def fit_predict(self, X, y=None, sample_weight=None):
         """Fit, then return the most probable component of each sample.
 
+        Equivalent to ``fit(X, sample_weight=sample_weight).predict(X)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples,) or (n_samples, n_features)
+        y : ignored
+        sample_weight : array-like of shape (n_samples,), optional
+            As in :meth:`fit`.
+
         Returns
         -------
         labels : ndarray of shape (n_samples,), int64
+            Index of the component with the highest membership probability.
+
+        Examples
+        --------
+        >>> import numpy as np, cyem
+        >>> x = np.array([-5.2, -4.9, -5.1, 5.0, 4.8, 5.3])
+        >>> labels = cyem.GaussianMixture(n_components=2, random_state=0).fit_predict(x)
+        >>> labels.shape, bool(labels[0] == labels[1] == labels[2] != labels[3])
+        ((6,), True)
         """
         x = self._fit(X, sample_weight)
         return self._evaluate(x, labels=True)["labels"]
@@ -461,14 +575,54 @@ default='kmeans'
     def score_samples(self, X):
         """Log-likelihood log sum_k w_k g(x_i; k) of each sample.
 
+        Parameters
+        ----------
+        X : array-like of shape (n_samples,) or (n_samples, n_features)
+
         Returns
         -------
         log_prob : ndarray of shape (n_samples,)
+            The log of the mixture density at each sample.
+
+        Examples
+        --------
+        The same number by hand, from the fitted weights, means and standard
+        deviations:
+
+        >>> import numpy as np, cyem
+        >>> rng = np.random.default_rng(0)
+        >>> x = np.concatenate([rng.normal(-4, 1, 500), rng.normal(4, 1, 500)])
+        >>> gm = cyem.GaussianMixture(n_components=2, random_state=0).fit(x)
+        >>> w, mu, sd = gm.weights_, gm.means_.ravel(), gm.stds_
+        >>> density = np.sum(w * np.exp(-0.5 * ((0.5 - mu) / sd) ** 2) / (sd * np.sqrt(2 * np.pi)))
+        >>> bool(np.isclose(gm.score_samples([0.5])[0], np.log(density)))
+        True
         """
         return self._evaluate(self._validated_input(X), log_lik=True)["log_lik"]
 
     def score(self, X, y=None, sample_weight=None):
-        """Mean log-likelihood of the samples (weighted by ``sample_weight``)."""
+        """Mean log-likelihood of the samples (weighted by ``sample_weight``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples,) or (n_samples, n_features)
+        y : ignored
+        sample_weight : array-like of shape (n_samples,), optional
+
+        Returns
+        -------
+        score : float
+            ``score_samples(X)`` averaged, with weights if given.
+
+        Examples
+        --------
+        >>> import numpy as np, cyem
+        >>> rng = np.random.default_rng(0)
+        >>> x = rng.normal(size=1000)
+        >>> gm = cyem.GaussianMixture(n_components=1).fit(x)
+        >>> bool(np.isclose(gm.score(x), gm.score_samples(x).mean()))
+        True
+        """
         log_lik = self.score_samples(X)
         weight = v.check_sample_weight(sample_weight, log_lik.shape[0])
         if weight is None:
@@ -478,23 +632,62 @@ default='kmeans'
     def predict(self, X):
         """Most probable component of each sample.
 
+        Parameters
+        ----------
+        X : array-like of shape (n_samples,) or (n_samples, n_features)
+
         Returns
         -------
         labels : ndarray of shape (n_samples,), int64
+            Index of the component with the highest membership probability (the
+            first one in case of a tie).
+
+        Examples
+        --------
+        >>> import numpy as np, cyem
+        >>> rng = np.random.default_rng(0)
+        >>> x = np.concatenate([rng.normal(-4, 1, 500), rng.normal(4, 1, 500)])
+        >>> gm = cyem.GaussianMixture(n_components=2, random_state=0).fit(x)
+        >>> low = int(np.argmin(gm.means_.ravel()))
+        >>> (gm.predict([-4.0, 4.0]) == low).tolist()
+        [True, False]
         """
         return self._evaluate(self._validated_input(X), labels=True)["labels"]
 
     def predict_proba(self, X):
         """Membership probabilities p(k | x_i).
 
+        Parameters
+        ----------
+        X : array-like of shape (n_samples,) or (n_samples, n_features)
+
         Returns
         -------
         resp : ndarray of shape (n_samples, n_components)
+            Each row sums to 1.
+
+        Examples
+        --------
+        >>> import numpy as np, cyem
+        >>> rng = np.random.default_rng(0)
+        >>> x = np.concatenate([rng.normal(-4, 1, 500), rng.normal(4, 1, 500)])
+        >>> gm = cyem.GaussianMixture(n_components=2, random_state=0).fit(x)
+        >>> proba = gm.predict_proba([-4.0, 0.0, 4.0])
+        >>> proba.shape, np.allclose(proba.sum(axis=1), 1.0)
+        ((3, 2), True)
         """
         return self._evaluate(self._validated_input(X), resp=True)["resp"]
 
     def sample(self, n_samples=1):
         """Draw samples from the fitted mixture.
+
+        Uses ``random_state``: a model with an integer seed draws the same
+        samples at every call.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+            Number of samples to draw.
 
         Returns
         -------
@@ -502,6 +695,16 @@ default='kmeans'
         y : ndarray of shape (n_samples,)
             The component each sample was drawn from (grouped by component, as
             in scikit-learn).
+
+        Examples
+        --------
+        >>> import numpy as np, cyem
+        >>> rng = np.random.default_rng(0)
+        >>> gm = cyem.GaussianMixture(n_components=2, random_state=0).fit(
+        ...     np.concatenate([rng.normal(-4, 1, 500), rng.normal(4, 1, 500)]))
+        >>> X, y = gm.sample(5)
+        >>> X.shape, y.shape
+        ((5, 1), (5,))
         """
         self._check_fitted()
         n_samples = v.check_int(n_samples, "n_samples", 1)
@@ -525,8 +728,26 @@ default='kmeans'
         return X, labels
 
     def save(self, path):
-        """Write the fitted model to ``path`` in cyem's versioned JSON format
-        (see :func:`cyem.save`); :func:`cyem.load` reads it back exactly."""
+        """Write the fitted model to ``path`` in cyem's versioned JSON format.
+
+        The same as ``cyem.save(self, path)``; :func:`cyem.load` reads it back
+        exactly (every float round-trips to the same bits).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> import numpy as np, cyem
+        >>> gm = cyem.GaussianMixture(n_components=2, random_state=0).fit(
+        ...     np.random.default_rng(0).normal(size=500))
+        >>> path = os.path.join(tempfile.mkdtemp(), "model.json")
+        >>> gm.save(path)
+        >>> np.array_equal(cyem.load(path).means_, gm.means_)
+        True
+        """
         from .io import save
 
         save(self, path)
@@ -538,13 +759,56 @@ default='kmeans'
                                self.covariance_type)
 
     def bic(self, X, sample_weight=None):
-        """Bayesian information criterion, lower is better (scikit-learn's sign):
-        -2 log L + p log n, with n the total sample weight."""
+        """Bayesian information criterion, lower is better (scikit-learn's sign).
+
+        ``-2 log L + p log n``, with log L the total log-likelihood of ``X``, p
+        the number of free parameters and n the number of samples (the total
+        sample weight when ``sample_weight`` is given).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples,) or (n_samples, n_features)
+        sample_weight : array-like of shape (n_samples,), optional
+
+        Returns
+        -------
+        bic : float
+
+        Examples
+        --------
+        Two well-separated groups: the two-component model has the lower BIC.
+
+        >>> import numpy as np, cyem
+        >>> rng = np.random.default_rng(0)
+        >>> x = np.concatenate([rng.normal(-4, 1, 500), rng.normal(4, 1, 500)])
+        >>> bic = [cyem.GaussianMixture(k, random_state=0).fit(x).bic(x) for k in (1, 2)]
+        >>> bool(bic[1] < bic[0])
+        True
+        """
         log_lik, n = self._total_log_lik(X, sample_weight)
         return -2 * log_lik + self._n_parameters() * np.log(n)
 
     def aic(self, X, sample_weight=None):
-        """Akaike information criterion, lower is better: -2 log L + 2 p."""
+        """Akaike information criterion, lower is better: ``-2 log L + 2 p``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples,) or (n_samples, n_features)
+        sample_weight : array-like of shape (n_samples,), optional
+
+        Returns
+        -------
+        aic : float
+
+        Examples
+        --------
+        >>> import numpy as np, cyem
+        >>> x = np.random.default_rng(0).normal(size=1000)
+        >>> gm = cyem.GaussianMixture(n_components=1).fit(x)
+        >>> p = 2                                     # one mean, one variance
+        >>> bool(np.isclose(gm.aic(x), -2 * gm.score(x) * x.size + 2 * p))
+        True
+        """
         log_lik, _ = self._total_log_lik(X, sample_weight)
         return -2 * log_lik + 2 * self._n_parameters()
 

@@ -67,6 +67,16 @@ def plot_density(model, X, ax=None, bins="auto", sample_weight=None, n_grid=600,
     Returns
     -------
     ax : matplotlib Axes
+
+    Examples
+    --------
+    >>> import numpy as np, cyem
+    >>> from cyem.plotting import plot_density
+    >>> x = np.random.default_rng(0).normal(size=500)
+    >>> gm = cyem.GaussianMixture(2, random_state=0).fit(x)
+    >>> ax = plot_density(gm, x, bins=30)
+    >>> ax.get_ylabel()
+    'density'
     """
     ax = _axes(ax)
     x = np.asarray(X, dtype=float).reshape(-1)
@@ -128,6 +138,17 @@ def plot_clusters(model, X, ax=None, n_std=(1.0, 2.0), features=(0, 1), s=8):
     Returns
     -------
     ax : matplotlib Axes
+
+    Examples
+    --------
+    >>> import numpy as np, cyem
+    >>> from cyem.plotting import plot_clusters
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.vstack([rng.normal(0, 1, (200, 2)), rng.normal(5, 1, (200, 2))])
+    >>> gm = cyem.GaussianMixture(2, random_state=0).fit(X)
+    >>> ax = plot_clusters(gm, X)
+    >>> len(ax.patches)                           # two ellipses per component
+    4
     """
     ax = _axes(ax)
     data = np.asarray(X, dtype=float)
@@ -154,7 +175,17 @@ def plot_clusters(model, X, ax=None, n_std=(1.0, 2.0), features=(0, 1), s=8):
 
 
 def plot_model(model, X, ax=None, **kwargs):
-    """:func:`plot_density` for univariate data, :func:`plot_clusters` otherwise."""
+    """:func:`plot_density` for univariate data, :func:`plot_clusters` otherwise.
+
+    Examples
+    --------
+    >>> import numpy as np, cyem
+    >>> from cyem.plotting import plot_model
+    >>> x = np.random.default_rng(0).normal(size=500)
+    >>> ax = plot_model(cyem.GaussianMixture(2, random_state=0).fit(x), x)
+    >>> ax.get_ylabel()                           # univariate: plot_density
+    'density'
+    """
     data = np.asarray(X)
     if data.ndim == 1 or data.shape[1] == 1:
         return plot_density(model, data, ax=ax, **kwargs)
@@ -177,6 +208,17 @@ def plot_selection(result, ax=None, criterion=None):
     Returns
     -------
     ax : matplotlib Axes
+
+    Examples
+    --------
+    >>> import cyem
+    >>> from cyem.datasets import load_galaxies
+    >>> from cyem.plotting import plot_selection
+    >>> result = cyem.select(load_galaxies(), n_components=range(1, 5),
+    ...                      covariance_types=("tied", "full"), random_state=0)
+    >>> ax = plot_selection(result)
+    >>> ax.get_xlabel()
+    'number of components K'
     """
     ax = _axes(ax)
     criterion = criterion or result.criterion
@@ -211,6 +253,16 @@ def plot_trace(model, ax=None):
     Returns
     -------
     ax : matplotlib Axes
+
+    Examples
+    --------
+    >>> import numpy as np, cyem
+    >>> from cyem.plotting import plot_trace
+    >>> x = np.random.default_rng(0).normal(size=500)
+    >>> gm = cyem.GaussianMixture(2, random_state=0).fit(x)
+    >>> ax = plot_trace(gm)
+    >>> len(ax.lines[0].get_xdata()) == gm.n_iter_
+    True
     """
     ax = _axes(ax)
     trace = np.asarray(model.lower_bounds_, dtype=float)

@@ -101,6 +101,15 @@ def full_covariances(model):
     Returns
     -------
     covariances : ndarray of shape (K, d, d), float64
+
+    Examples
+    --------
+    >>> import numpy as np, cyem
+    >>> from cyem.selection import full_covariances
+    >>> X = np.random.default_rng(0).normal(size=(300, 3))
+    >>> gm = cyem.GaussianMixture(2, covariance_type="spherical", random_state=0).fit(X)
+    >>> gm.covariances_.shape, full_covariances(gm).shape
+    ((2,), (2, 3, 3))
     """
     means = np.asarray(model.means_, dtype=float)
     K = means.shape[0]
@@ -134,6 +143,15 @@ class SelectionResult:
         each row reports.
     best_index : int
         Row of the chosen candidate in ``records``.
+
+    Examples
+    --------
+    >>> import cyem
+    >>> from cyem.datasets import load_galaxies
+    >>> result = cyem.select(load_galaxies(), n_components=range(1, 4),
+    ...                      covariance_types="tied", random_state=0)
+    >>> result.criterion, len(result.records), sorted(result.models)[0]
+    ('bic', 3, (1, 'tied'))
     """
 
     criterion: str
@@ -158,6 +176,16 @@ class SelectionResult:
         degenerate : the reported fit has a spurious component
         degenerate_runs : restarts of this candidate that ended degenerate
         best : the chosen candidate
+
+        Examples
+        --------
+        >>> import cyem
+        >>> from cyem.datasets import load_galaxies
+        >>> result = cyem.select(load_galaxies(), n_components=[1, 2],
+        ...                      covariance_types="full", random_state=0)
+        >>> rows = result.records if isinstance(result.table, list) else result.table.to_dict("records")
+        >>> [row["n_components"] for row in rows]
+        [1, 2]
         """
         try:
             import pandas as pd
@@ -167,19 +195,49 @@ class SelectionResult:
 
     @property
     def best_model(self):
-        """The fitted estimator of the chosen candidate."""
+        """The fitted estimator of the chosen candidate.
+
+        Examples
+        --------
+        >>> import cyem
+        >>> from cyem.datasets import load_galaxies
+        >>> result = cyem.select(load_galaxies(), n_components=range(1, 4),
+        ...                      covariance_types="full", random_state=0)
+        >>> type(result.best_model).__name__, result.best_model.converged_
+        ('GaussianMixture', True)
+        """
         row = self.records[self.best_index]
         return self.models[(row["n_components"], row["covariance_type"])]
 
     @property
     def best_params(self):
-        """``{'n_components': K, 'covariance_type': ...}`` of the chosen candidate."""
+        """``{'n_components': K, 'covariance_type': ...}`` of the chosen candidate.
+
+        Examples
+        --------
+        >>> import cyem
+        >>> from cyem.datasets import load_galaxies
+        >>> result = cyem.select(load_galaxies(), n_components=[1], covariance_types="full")
+        >>> result.best_params
+        {'n_components': 1, 'covariance_type': 'full'}
+        """
         row = self.records[self.best_index]
         return {"n_components": row["n_components"],
                 "covariance_type": row["covariance_type"]}
 
     def format_table(self):
-        """The table as aligned text, the chosen row marked ``<- best``."""
+        """The table as aligned text, the chosen row marked ``<- best``.
+
+        Examples
+        --------
+        >>> import cyem
+        >>> from cyem.datasets import load_galaxies
+        >>> result = cyem.select(load_galaxies(), n_components=[1, 2],
+        ...                      covariance_types="full", random_state=0)
+        >>> text = result.format_table()
+        >>> text.count("<- best")
+        1
+        """
         head = (f"{'K':>3}  {'covariance':<10}{'log-lik':>12}{'params':>8}{'BIC':>12}"
                 f"{'AIC':>12}{'ICL':>12}{'conv':>6}{'iter':>6}{'min n_k':>9}"
                 f"{'min sd':>9}  flags")
@@ -360,8 +418,7 @@ def select(X, n_components=range(1, 10), covariance_types=("full", "tied"),
         The column to minimise; all three are always computed (lower is
         better, scikit-learn's sign; mclust's is the opposite, see the module
         notes).
-    init_params : str or iterable of str, \
-default=('quantile', 'kmeans', 'random_from_data')
+    init_params : str or iterable of str, default=('quantile', 'kmeans', 'random_from_data')
         Initialisation strategies tried for every candidate, each ``n_init``
         times (the deterministic 'quantile' once).
     n_init : int, default=5
@@ -404,6 +461,19 @@ default=('quantile', 'kmeans', 'random_from_data')
     SelectionResult
         ``.table`` (pandas DataFrame, or list of dicts without pandas),
         ``.best_model``, ``.best_params``, ``.records``, ``.models``.
+
+    Examples
+    --------
+    The galaxies data (82 velocities), as in mclust's vignette:
+
+    >>> import cyem
+    >>> from cyem.datasets import load_galaxies
+    >>> result = cyem.select(load_galaxies(), n_components=range(1, 6),
+    ...                      covariance_types=("tied", "full"), random_state=0)
+    >>> len(result.records), sorted(result.best_params)
+    (10, ['covariance_type', 'n_components'])
+    >>> result.best_model.n_components == result.best_params["n_components"]
+    True
     """
     Ks = _check_n_components(n_components)
     ctypes = _as_tuple(covariance_types, "covariance_types", COVARIANCE_TYPES)

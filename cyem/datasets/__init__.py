@@ -41,6 +41,13 @@ def load_galaxies():
     -----
     As in MASS, the 78th value 26.690 is a typo for 26.960 in the original
     listing; it is kept so that results match MASS and mclust.
+
+    Examples
+    --------
+    >>> from cyem.datasets import load_galaxies
+    >>> v = load_galaxies()
+    >>> v.shape, float(v.min()), float(v.max())
+    ((82,), 9.172, 34.279)
     """
     with _open("galaxies.csv") as handle:
         rows = list(csv.reader(_data_lines(handle)))
@@ -65,6 +72,15 @@ def load_galaxies_mclust():
         'full'), ``n_parameters`` (int), ``bic_mclust`` (float, mclust's sign:
         higher is better; NaN where mclust gave no fit), ``log_likelihood``
         (float) and ``chosen`` (bool, the model mclust selects).
+
+    Examples
+    --------
+    >>> from cyem.datasets import load_galaxies_mclust
+    >>> rows = load_galaxies_mclust()
+    >>> [(r["n_components"], r["model"]) for r in rows if r["chosen"]]
+    [(4, 'V')]
+    >>> sorted({r["model"] for r in rows})
+    ['E', 'V']
     """
     with _open("galaxies_mclust.csv") as handle:
         reader = csv.DictReader(_data_lines(handle))
