@@ -220,6 +220,7 @@ def em(x, weights, means, stds, *, sample_weight=None, tied=False, tol=1e-3,
     K = weights.shape[0]
     w0 = v.check_initial_weights(weights, K, "weights")
     v.check_n_components(K, x, sample_weight, name="weights", data_name="x")
+    v.warn_if_single_value(x, sample_weight, K, stacklevel=2)
     m0 = v.check_initial_means(means, K, "means")
     s0 = v.check_positive_vector(stds, K, "stds", [(K,)])
     if not isinstance(tied, (bool, np.bool_)):

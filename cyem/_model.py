@@ -21,6 +21,20 @@ from .exceptions import DegenerateComponentWarning
 _EPS = np.finfo(np.float64).eps
 
 
+def _normalised_weights(sample_weight):
+    """Sample weights rescaled by a power of two (exactly) when their mean is
+    far from 1. The fit does not depend on the weights' scale, but the M step
+    adds 10 eps to every count (as scikit-learn does), which would dominate
+    counts made of weights near 1e-20."""
+    if sample_weight is None:
+        return None
+    mean = float(np.mean(sample_weight))
+    if 2.0 ** -10 <= mean <= 2.0 ** 10:
+        return sample_weight
+    _, exponent = np.frexp(mean)
+    return np.ldexp(sample_weight, -int(exponent))
+
+
 def _scaled(values, factor):
     """values * factor, where overflow to inf is expected and handled later."""
     with np.errstate(over="ignore", under="ignore"):
@@ -53,7 +67,7 @@ class UnivariateModel:
     def __init__(self, x, sample_weight, covariance_type, reg_covar, n_threads,
                  frame=None):
         self.x = x
-        self.sample_weight = sample_weight
+        self.sample_weight = _normalised_weights(sample_weight)
         self.frame = frame if frame is not None else Frame.from_data(x)
         self.covariance_type = covariance_type
         self.tied = covariance_type == "tied"
@@ -106,7 +120,7 @@ class MultivariateModel:
                  frame=None):
         self.x = X
         self.n_features = X.shape[1]
-        self.sample_weight = sample_weight
+        self.sample_weight = _normalised_weights(sample_weight)
         self.frame = frame if frame is not None else Frame.from_data(X)
         self.covariance_type = covariance_type
         self.reg_covar = reg_covar / self.frame.scale ** 2

@@ -248,6 +248,16 @@ def check_n_components(n_components, x, sample_weight, name="n_components",
     return n_components
 
 
+def warn_if_single_value(x, sample_weight, n_components, stacklevel):
+    """Warn that a one-component fit of constant data has variance reg_covar."""
+    import warnings
+
+    if n_components == 1 and count_distinct(x, sample_weight, 2) < 2:
+        warnings.warn("X has a single distinct value: the fitted variance is "
+                      "reg_covar (or a tiny floor if reg_covar is 0)",
+                      UserWarning, stacklevel=stacklevel + 1)
+
+
 def count_distinct(x, sample_weight, limit):
     """Distinct values (1-D) or rows (2-D) with positive weight, up to ``limit``."""
     if x.ndim == 1:

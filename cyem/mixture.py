@@ -418,10 +418,7 @@ class GaussianMixture:
         ctype = s["covariance_type"]
         d = 1 if x.ndim == 1 else x.shape[1]
         user = self._user_initial_values(K, d, ctype)
-        if K == 1 and v.count_distinct(x, weight, 2) < 2:
-            warnings.warn("X has a single distinct value: the fitted variance is "
-                          "reg_covar (or a tiny floor if reg_covar is 0)",
-                          UserWarning, stacklevel=3)
+        v.warn_if_single_value(x, weight, K, stacklevel=3)
         warm = s["warm_start"] and hasattr(self, "converged_")
         if warm and (self.means_.shape[0] != K or self.n_features_in_ != d):
             raise ValueError(

@@ -198,11 +198,7 @@ def test_constant_data_reg_covar_zero_warns_and_stays_finite(fitter, value):
         assert_predicts_finite(fit.model, x)
 
 
-@pytest.mark.parametrize("fitter", _xfail_for(
-    "cyem.em",
-    "cyem.em is silent on constant data when reg_covar > 0, while "
-    "GaussianMixture.fit warns that the variance is just reg_covar "
-    "(cyem/_em.py em() lacks the single-distinct-value check of mixture.py _fit)"))
+@pytest.mark.parametrize("fitter", FITTERS)
 def test_constant_data_warns_and_variance_is_reg_covar(fitter):
     x = np.full(1000, 3.0)
     fit = fitter(x, 1, reg_covar=1e-6)
@@ -499,9 +495,7 @@ _WEIGHT_SCALE = (
 
 
 @pytest.mark.parametrize("weight_scale", [
-    pytest.param(1e-300, marks=pytest.mark.xfail(strict=True, reason=_WEIGHT_SCALE)),
-    pytest.param(1e-20, marks=pytest.mark.xfail(strict=True, reason=_WEIGHT_SCALE)),
-    1e-6, 1e20, 1e300,
+    1e-300, 1e-20, 1e-6, 1e20, 1e300,
 ])
 @pytest.mark.parametrize("fitter", FITTERS)
 def test_fit_does_not_depend_on_weight_scale(fitter, weight_scale):
