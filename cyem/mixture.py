@@ -7,17 +7,16 @@ from numbers import Integral
 
 import numpy as np
 
-from . import _kernels, _mdkernels
+from . import _dask, _kernels, _mdkernels, chunked
 from . import _params as uni
 from . import _params_md as md
 from . import _validation as v
-from ._em import run_em, warn_degenerate
 from ._frame import Frame
 from ._init import INIT_PARAMS, initial_parameters
 from ._model import make_model
 from ._params import COVARIANCE_TYPES, covariances_for, variances_from_precisions
 from ._threads import effective_n_threads
-from .exceptions import ConvergenceWarning, NotFittedError
+from .exceptions import NotFittedError
 
 _BLAS_CONTROLLER = None
 
@@ -379,8 +378,102 @@ class GaussianMixture:
         >>> round(float(gm.means_[0, 0]), 6)
         1.2
         """
+        if _dask.is_dask_array(X):
+            return _dask.fit_dask(self, X, sample_weight)
         self._fit(X, sample_weight)
         return self
+
+    def fit_chunks(self, source, sample_weight=None, *, chunk_size=None):
+        """Estimate the model parameters with EM over data read chunk by chunk.
+
+        Every EM iteration is one pass over ``source``, adding the kernels'
+        statistics of its chunks, so the result equals the in-memory fit from
+        the same start while memory stays near one chunk plus the
+        initialisation sample. A first pass validates the chunks, computes
+        the frame and draws a uniform random sample of the rows, on which
+        ``init_params`` runs (see ``cyem.chunked``).
+
+        Parameters
+        ----------
+        source : array-like, callable or list of arrays
+            An array, ``np.memmap`` (e.g. ``np.load(path, mmap_mode='r')``) or
+            h5py/zarr dataset, read in slices of ``chunk_size`` rows; or a
+            callable returning a NEW iterator over arrays of shape (n_i,) or
+            (n_i, n_features) at every call (e.g. ``lambda: read_chunks(path)``);
+            or a list of such arrays. A generator object is refused: EM
+            reads the data once per iteration.
+        sample_weight : optional
+            One array of n_samples non-negative weights, or weights given
+            chunk by chunk like ``source``.
+        chunk_size : int, optional
+            Rows per chunk of an array source, rounded down to a multiple of
+            4096; by default about 16 MiB of data.
+
+        Returns
+        -------
+        self : GaussianMixture
+            The fitted estimator (the attributes ``fit`` sets).
+
+        Examples
+        --------
+        From the same start, reading the data in chunks gives the in-memory fit:
+
+        >>> import numpy as np, cyem
+        >>> rng = np.random.default_rng(0)
+        >>> x = np.concatenate([rng.normal(-2, 1, 30_000), rng.normal(3, 1, 30_000)])
+        >>> start = dict(weights_init=[0.5, 0.5], means_init=[-1.0, 1.0],
+        ...              precisions_init=[1.0, 1.0], tol=1e-8)
+        >>> chunks = lambda: iter(np.array_split(x, 7))
+        >>> a = cyem.GaussianMixture(2, **start).fit_chunks(chunks)
+        >>> b = cyem.GaussianMixture(2, **start).fit(x)
+        >>> bool(np.allclose(a.means_, b.means_, rtol=1e-10))
+        True
+        """
+        return chunked.fit_chunks(self, source, sample_weight, chunk_size=chunk_size)
+
+    def partial_fit(self, X, y=None, sample_weight=None, *, alpha=chunked.DEFAULT_ALPHA,
+                    t0=chunked.DEFAULT_T0):
+        """One step of online (stepwise) EM on one chunk of a stream.
+
+        Keeps running sufficient statistics
+        s_t = (1 - gamma_t) s_{t-1} + gamma_t stats(chunk_t) / W_t with
+        gamma_t = (t + t0)^-alpha, and sets the parameters to their M step
+        after every chunk (Cappe and Moulines, 2009). The first call fixes
+        the frame and starts from its chunk (``init_params``, the ``*_init``
+        values, or the current fit if the estimator is fitted); a later
+        ``fit`` starts a new stream. See ``cyem.chunked.partial_fit``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples,) or (n_samples, n_features)
+            One chunk; the first must hold at least ``n_components`` distinct rows.
+        y : ignored
+        sample_weight : array-like of shape (n_samples,), optional
+        alpha : float in (0.5, 1], default=0.6
+            Decay of the step sizes.
+        t0 : float >= 0, default=2.0
+            Offset of the step sizes.
+
+        Returns
+        -------
+        self : GaussianMixture
+            ``n_iter_`` counts the chunks seen; ``converged_`` is False;
+            ``lower_bounds_`` holds the mean log-likelihood of each recent
+            chunk under the parameters before its step.
+
+        Examples
+        --------
+        >>> import numpy as np, cyem
+        >>> rng = np.random.default_rng(0)
+        >>> gm = cyem.GaussianMixture(2, random_state=0)
+        >>> for _ in range(100):
+        ...     labels = rng.random(2000) < 0.4
+        ...     gm = gm.partial_fit(np.where(labels, rng.normal(-3, 1, 2000),
+        ...                                  rng.normal(2, 1, 2000)))
+        >>> np.round(np.sort(gm.means_.ravel()), 1).tolist(), gm.n_iter_
+        ([-3.0, 2.0], 100)
+        """
+        return chunked.partial_fit(self, X, sample_weight, alpha=alpha, t0=t0)
 
     def fit_predict(self, X, y=None, sample_weight=None):
         """Fit, then return the most probable component of each sample.
@@ -407,6 +500,8 @@ class GaussianMixture:
         >>> labels.shape, bool(labels[0] == labels[1] == labels[2] != labels[3])
         ((6,), True)
         """
+        if _dask.is_dask_array(X):
+            return _dask.fit_dask(self, X, sample_weight).predict(X)
         x = self._fit(X, sample_weight)
         return self._evaluate(x, labels=True)["labels"]
 
@@ -416,40 +511,13 @@ class GaussianMixture:
         weight = v.check_sample_weight(sample_weight, x.shape[0])
         K = v.check_n_components(s["n_components"], x, weight)
         ctype = s["covariance_type"]
-        d = 1 if x.ndim == 1 else x.shape[1]
-        user = self._user_initial_values(K, d, ctype)
         v.warn_if_single_value(x, weight, K, stacklevel=3)
-        warm = s["warm_start"] and hasattr(self, "converged_")
-        if warm and (self.means_.shape[0] != K or self.n_features_in_ != d):
-            raise ValueError(
-                f"warm_start: the data ({d} features) and n_components={K} must "
-                f"match the fitted model ({self.n_features_in_} features, "
-                f"{self.means_.shape[0]} components)")
-        n_init = 1 if warm else s["n_init"]
         rng = _check_random_state(self.random_state)
         model = make_model(x, weight, ctype, s["reg_covar"], s["n_threads"])
 
-        best = None
-        with _single_threaded_blas(ctype, d):
-            for init in range(n_init):
-                start = self._fitted_params(model) if warm else \
-                    self._start(model, K, s["init_params"], rng, user)
-                run = run_em(model, start, tol=s["tol"], max_iter=s["max_iter"],
-                             verbose=s["verbose"], verbose_interval=s["verbose_interval"])
-                if s["verbose"]:
-                    status = "converged" if run.converged else "did not converge"
-                    print(f"Initialization {init}: {status}, lower bound "
-                          f"{run.lower_bound:.10g}")
-                if best is None or run.lower_bound > best.lower_bound:
-                    best = run
-
-        warn_degenerate(best.report)
-        if not best.converged:
-            warnings.warn(
-                "Best performing initialization did not converge. Try different "
-                "init parameters, or increase max_iter, tol, or check for "
-                "degenerate data.", ConvergenceWarning, stacklevel=3)
-        self._set_fitted(model, best, ctype)
+        # The EM runs (n_init restarts, warm start, warnings, fitted
+        # attributes) are shared with fit_chunks and the dask fit.
+        chunked.fit_model(self, model, model, s, rng, stacklevel=4)
         return x
 
     def _start(self, model, K, init_params, rng, user):
@@ -595,6 +663,8 @@ class GaussianMixture:
         >>> bool(np.isclose(gm.score_samples([0.5])[0], np.log(density)))
         True
         """
+        if _dask.is_dask_array(X):
+            return _dask.score_samples(self, X)
         return self._evaluate(self._validated_input(X), log_lik=True)["log_lik"]
 
     def score(self, X, y=None, sample_weight=None):
@@ -620,6 +690,8 @@ class GaussianMixture:
         >>> bool(np.isclose(gm.score(x), gm.score_samples(x).mean()))
         True
         """
+        if _dask.is_dask_array(X):
+            return _dask.score(self, X, sample_weight)
         log_lik = self.score_samples(X)
         weight = v.check_sample_weight(sample_weight, log_lik.shape[0])
         if weight is None:
@@ -649,6 +721,8 @@ class GaussianMixture:
         >>> (gm.predict([-4.0, 4.0]) == low).tolist()
         [True, False]
         """
+        if _dask.is_dask_array(X):
+            return _dask.predict(self, X)
         return self._evaluate(self._validated_input(X), labels=True)["labels"]
 
     def predict_proba(self, X):
@@ -673,6 +747,8 @@ class GaussianMixture:
         >>> proba.shape, np.allclose(proba.sum(axis=1), 1.0)
         ((3, 2), True)
         """
+        if _dask.is_dask_array(X):
+            return _dask.predict_proba(self, X)
         return self._evaluate(self._validated_input(X), resp=True)["resp"]
 
     def sample(self, n_samples=1):
