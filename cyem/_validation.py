@@ -316,9 +316,9 @@ def check_initial_means_md(means, n_components, n_features, name="means_init"):
 def check_initial_precisions_md(precisions, n_components, n_features, covariance_type,
                                 name="precisions_init"):
     """scikit-learn's precisions_init for d >= 2: (K, d, d) 'full', (d, d)
-    'tied', (K, d) 'diag', (K,) 'spherical'. Returns (covariances, precision
-    Cholesky factors) in scikit-learn's shapes; the factors are the lower
-    Cholesky factors of the given precisions, as scikit-learn uses them."""
+    'tied', (K, d) 'diag', (K,) 'spherical' -- symmetric positive definite
+    matrices or positive numbers. Returns the matching covariances in the same
+    shape (the estimator derives the precision factors from them)."""
     from scipy import linalg
 
     K, d = n_components, n_features
@@ -332,9 +332,9 @@ def check_initial_precisions_md(precisions, n_components, n_features, covariance
     if covariance_type in ("diag", "spherical"):
         if not (p > 0).all():
             raise ValueError(f"{name} must be positive, got {p}")
-        return 1.0 / p, np.sqrt(p)
+        return 1.0 / p
     mats = p if covariance_type == "full" else p[np.newaxis]
-    chols, covs = [], []
+    covs = []
     for k, mat in enumerate(mats):
         if not np.allclose(mat, mat.T, rtol=1e-10, atol=0):
             raise ValueError(f"{name}: matrix {k} is not symmetric")
@@ -342,11 +342,8 @@ def check_initial_precisions_md(precisions, n_components, n_features, covariance
             chol = linalg.cholesky(mat, lower=True)
         except linalg.LinAlgError:
             raise ValueError(f"{name}: matrix {k} is not positive definite") from None
-        chols.append(chol)
         covs.append(linalg.cho_solve((chol, True), np.eye(d)))
-    if covariance_type == "tied":
-        return covs[0], chols[0]
-    return np.array(covs), np.array(chols)
+    return covs[0] if covariance_type == "tied" else np.array(covs)
 
 
 def check_positive_vector(values, n_values, name, shapes):

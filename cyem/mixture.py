@@ -2,7 +2,6 @@
 
 import contextlib
 import inspect
-import warnings
 from numbers import Integral
 
 import numpy as np
@@ -312,9 +311,9 @@ class GaussianMixture:
 
     def _user_initial_values(self, K, d, covariance_type):
         """Validated weights_init / means_init / precisions_init (or None), in
-        data units: weights (K,), means (K, d), and for the precisions either
-        variances (K,) when d == 1 or (covariances, precision Cholesky
-        factors) in scikit-learn's shapes."""
+        data units: weights (K,), means (K, d), and for the precisions the
+        matching variances (K,) when d == 1, else covariances in
+        scikit-learn's shapes."""
         weights = None if self.weights_init is None else \
             v.check_initial_weights(self.weights_init, K)
         means = None
@@ -542,7 +541,7 @@ class GaussianMixture:
             # The kernels take the upper-triangular factor U (precision = U U^T)
             # that every M step produces; scikit-learn starts from the lower
             # Cholesky factor of precisions_init instead. Same quadratic form.
-            cov, prec_chol = md.precision_cholesky(user_p[0] / f.scale ** 2,
+            cov, prec_chol = md.precision_cholesky(user_p / f.scale ** 2,
                                                    model.covariance_type)
         else:
             cov, prec_chol = start.covariances, start.precisions_cholesky
