@@ -92,8 +92,36 @@ class UnivariateModel:
             self.x, self.sample_weight, *params.kernel_arrays(), self.n_threads,
             self.frame.origin[0], self.frame.inv_scale, block_stats, scratch)
 
+    #: Parameters held fixed (frame units), set with ``hold_fixed``.
+    fixed = {}
+
+    def hold_fixed(self, weights=None, means=None, variances=None):
+        """Hold any of weights (K,), means (K,) or variances (K,), given in
+        data units, at those values; the others are still estimated."""
+        f, fixed = self.frame, {}
+        if weights is not None:
+            fixed["weights"] = np.asarray(weights, dtype=np.float64)
+        if means is not None:
+            fixed["means"] = f.means_to_frame(np.ravel(means))
+        if variances is not None:
+            fixed["variances"] = np.asarray(variances, dtype=np.float64) / f.scale ** 2
+        self.fixed = fixed
+
+    def apply_fixed(self, params):
+        for name, value in self.fixed.items():
+            setattr(params, name, value.copy())
+        return params
+
     def m_step(self, stats, params):
-        return uni.m_step(stats, params, self.tied, self.reg_covar, self.variance_floor)
+        if "means" in self.fixed:
+            # Variances around the FIXED means, not around the free estimate.
+            stats = uni.recentre(stats, params.means.shape[0], params.means,
+                                 self.fixed["means"])
+            params = uni.MixtureParams(params.weights, self.fixed["means"].copy(),
+                                       params.variances)
+        new, report = uni.m_step(stats, params, self.tied, self.reg_covar,
+                                 self.variance_floor)
+        return self.apply_fixed(new), report
 
     def log_lik_shift(self):
         """Add to a per-unit-weight log-likelihood in the frame to get it in data units."""
@@ -145,8 +173,39 @@ class MultivariateModel:
             self.x, self.sample_weight, means, log_norm, prec, kind, self.n_threads,
             self._origin, self._inv_scale, block_stats, scratch)
 
+    #: Parameters held fixed (frame units), set with ``hold_fixed``.
+    fixed = {}
+
+    def hold_fixed(self, weights=None, means=None, covariances=None):
+        """Hold any of weights (K,), means (K, d) or covariances (scikit-learn's
+        shape for the covariance type), given in data units, at those values."""
+        f, fixed = self.frame, {}
+        if weights is not None:
+            fixed["weights"] = np.asarray(weights, dtype=np.float64)
+        if means is not None:
+            fixed["means"] = f.means_to_frame(means)
+        if covariances is not None:
+            cov, prec_chol = md.precision_cholesky(
+                np.asarray(covariances, dtype=np.float64) / f.scale ** 2,
+                self.covariance_type)
+            fixed["covariances"], fixed["precisions_cholesky"] = cov, prec_chol
+        self.fixed = fixed
+
+    def apply_fixed(self, params):
+        for name, value in self.fixed.items():
+            setattr(params, name, np.array(value, copy=True))
+        return params
+
     def m_step(self, stats, params):
-        return md.m_step(stats, params, self.reg_covar)
+        if "means" in self.fixed:
+            K, d = params.means.shape
+            stats = md.recentre(stats, K, d, params.kind, params.means,
+                                self.fixed["means"])
+            params = md.MDParams(params.covariance_type, params.weights,
+                                 self.fixed["means"].copy(), params.covariances,
+                                 params.precisions_cholesky)
+        new, report = md.m_step(stats, params, self.reg_covar)
+        return self.apply_fixed(new), report
 
     def log_lik_shift(self):
         return -self.n_features * self.frame.log_scale

@@ -56,6 +56,19 @@ def split_stats(stats, n_components):
     return stats[0], stats[1], stats[2:2 + K], stats[2 + K:2 + 2 * K], stats[2 + 2 * K:]
 
 
+def recentre(stats, K, centres, new_centres):
+    """Statistics shifted by ``centres`` re-expressed around ``new_centres``,
+    with S = 0: the M step then keeps the means at ``new_centres`` and
+    estimates the variances around them (sum r (x - m)^2 = Q - 2 (m - c) S +
+    N (m - c)^2). Used to hold the means fixed."""
+    out = stats.copy()
+    _, _, counts, sums, sq_sums = split_stats(stats, K)
+    delta = new_centres - centres
+    out[2 + 2 * K:] = np.maximum(sq_sums - 2 * delta * sums + counts * delta * delta, 0.0)
+    out[2 + K:2 + 2 * K] = 0.0
+    return out
+
+
 def m_step(stats, previous, tied, reg_covar, variance_floor):
     """New parameters from the statistics accumulated around ``previous.means``.
 

@@ -193,6 +193,24 @@ def precisions_from_cholesky(prec_chol, covariance_type):
     return prec_chol ** 2
 
 
+def recentre(stats, K, d, kind, centres, new_centres):
+    """Multivariate counterpart of ``cyem._params.recentre``: statistics
+    around ``new_centres`` (K, d) with S = 0, so that the M step holds the
+    means there and estimates the covariances around them."""
+    _, _, counts, sums, moments = split_stats(stats, K, d, kind)
+    delta = new_centres - centres
+    if kind == _mdkernels.FULL:
+        outer = sums[:, :, None] * delta[:, None, :]
+        moments = (moments - outer - np.transpose(outer, (0, 2, 1))
+                   + counts[:, None, None] * delta[:, :, None] * delta[:, None, :])
+    else:
+        moments = np.maximum(moments - 2 * sums * delta + counts[:, None] * delta ** 2, 0.0)
+    out = stats.copy()
+    out[2 + K:2 + K + K * d] = 0.0
+    out[2 + K + K * d:] = moments.ravel()
+    return out
+
+
 def m_step(stats, previous, reg_covar):
     """New parameters from statistics accumulated around ``previous.means``.
 

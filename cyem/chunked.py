@@ -615,6 +615,13 @@ def models_from_scan(scan, settings, make_data_model):
     return make_data_model(frame), init_model
 
 
+def require_nothing_fixed(estimator, method):
+    """The chunked, streaming and Dask fits do not support ``fixed`` yet."""
+    if getattr(estimator, "fixed", None) is not None:
+        raise ValueError(f"fixed parameters are supported by fit() only, not by {method}; "
+                         "set fixed=None")
+
+
 def fit_chunks(estimator, source, sample_weight_source=None, *, chunk_size=None,
                init_sample_size=None):
     """Fit ``estimator`` (a ``cyem.GaussianMixture``) by exact multi-pass EM
@@ -647,6 +654,7 @@ def fit_chunks(estimator, source, sample_weight_source=None, *, chunk_size=None,
     estimator
         Fitted, with the attributes ``fit`` sets.
     """
+    require_nothing_fixed(estimator, "fit_chunks")
     from .mixture import _check_random_state
 
     s = estimator._validated_settings()
@@ -863,6 +871,7 @@ def partial_fit(estimator, X, sample_weight=None, *, alpha=DEFAULT_ALPHA, t0=DEF
         that entered its step (a prequential, out-of-sample score);
         ``lower_bound_`` is the latest.
     """
+    require_nothing_fixed(estimator, "partial_fit")
     from .mixture import _check_random_state, _single_threaded_blas
 
     alpha = v.check_real(alpha, "alpha", 0.5, inclusive=False)

@@ -50,6 +50,13 @@ def _check_random_state(random_state):
     )
 
 
+def _held(model, params):
+    """``params`` with the model's fixed values applied (models built by the
+    chunked and Dask paths hold nothing fixed)."""
+    apply = getattr(model, "apply_fixed", None)
+    return apply(params) if apply is not None else params
+
+
 def _max_variance(covariances, covariance_type):
     """Largest variance of any feature of any component."""
     if covariance_type == "full":
@@ -112,6 +119,14 @@ class GaussianMixture:
         Threads for the kernels; None uses every usable core (honouring
         OMP_NUM_THREADS, CPU affinity and container quotas). Results are
         bitwise identical for any value.
+
+    fixed : dict, optional
+        Parameters held at given values while the others are estimated (in the
+        data's units): any of ``'weights'`` (n_components,), ``'means'`` (shape of
+        ``means_init``) and ``'covariances'`` (the shape of ``covariances_``;
+        flat (n_components,) for one feature). With the means held, variances
+        are estimated around them. Supported by ``fit``/``fit_predict``; the
+        chunked, streaming and Dask fits refuse it.
 
     Attributes
     ----------
@@ -183,7 +198,7 @@ class GaussianMixture:
                  reg_covar=1e-6, max_iter=100, n_init=1, init_params="kmeans",
                  weights_init=None, means_init=None, precisions_init=None,
                  random_state=None, warm_start=False, verbose=0, verbose_interval=10,
-                 n_threads=None):
+                 n_threads=None, fixed=None):
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.tol = tol
@@ -199,6 +214,7 @@ class GaussianMixture:
         self.verbose = verbose
         self.verbose_interval = verbose_interval
         self.n_threads = n_threads
+        self.fixed = fixed
 
     # ---- scikit-learn's parameter protocol (get_params / set_params / clone) ----
 
@@ -513,6 +529,8 @@ class GaussianMixture:
         v.warn_if_single_value(x, weight, K, stacklevel=3)
         rng = _check_random_state(self.random_state)
         model = make_model(x, weight, ctype, s["reg_covar"], s["n_threads"])
+        if self.fixed is not None:
+            model.hold_fixed(**self._validated_fixed(K, model.n_features, ctype))
 
         # The EM runs (n_init restarts, warm start, warnings, fitted
         # attributes) are shared with fit_chunks and the dask fit.
@@ -534,7 +552,8 @@ class GaussianMixture:
             var = user_p / f.scale ** 2 if user_p is not None else start.variances
             if model.tied:
                 var = np.full(K, np.dot(w, var))
-            return uni.MixtureParams(w.copy(), np.ravel(m).copy(), var.copy())
+            return _held(model, uni.MixtureParams(w.copy(), np.ravel(m).copy(),
+                                                  var.copy()))
         w = user_w if user_w is not None else start.weights
         m = f.means_to_frame(user_m) if user_m is not None else start.means
         if user_p is not None:
@@ -545,7 +564,42 @@ class GaussianMixture:
                                                    model.covariance_type)
         else:
             cov, prec_chol = start.covariances, start.precisions_cholesky
-        return md.MDParams(model.covariance_type, w.copy(), m.copy(), cov, prec_chol)
+        return _held(model, md.MDParams(model.covariance_type, w.copy(), m.copy(),
+                                        cov, prec_chol))
+
+    def _validated_fixed(self, K, d, covariance_type):
+        """The ``fixed`` argument, validated, as keyword arguments of the
+        model's ``hold_fixed`` (data units)."""
+        fixed = self.fixed
+        if not isinstance(fixed, dict):
+            raise TypeError(f"fixed must be None or a dict, got {type(fixed).__name__}")
+        unknown = set(fixed) - {"weights", "means", "covariances"}
+        if unknown:
+            raise ValueError(f"fixed has unknown key(s) {sorted(unknown)}; allowed: "
+                             "'weights', 'means', 'covariances'")
+        out = {}
+        if "weights" in fixed:
+            out["weights"] = v.check_initial_weights(fixed["weights"], K, "fixed['weights']")
+        if "means" in fixed:
+            out["means"] = (v.check_initial_means(fixed["means"], K, "fixed['means']")
+                            if d == 1 else
+                            v.check_initial_means_md(fixed["means"], K, d, "fixed['means']"))
+        if "covariances" in fixed:
+            name = "fixed['covariances']"
+            if d == 1:
+                # Covariances in scikit-learn's shape, or flat: as precisions_init.
+                inverse = 1.0 / v.check_positive_vector(
+                    fixed["covariances"], 1 if covariance_type == "tied" else K, name,
+                    {"full": [(K, 1, 1), (K,)], "diag": [(K, 1), (K,)],
+                     "spherical": [(K,)], "tied": [(1, 1), (1,), ()]}[covariance_type])
+                variances = variances_from_precisions(inverse, K, covariance_type)
+                out["variances"] = variances
+            else:
+                # Same shapes and checks (symmetric, positive definite) as precisions.
+                v.check_initial_precisions_md(fixed["covariances"], K, d, covariance_type,
+                                              name)
+                out["covariances"] = np.asarray(fixed["covariances"], dtype=np.float64)
+        return out
 
     def _fitted_params(self, model):
         """The fitted attributes, in ``model``'s frame (warm start)."""
