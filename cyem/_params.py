@@ -156,9 +156,3 @@ def variances_from_precisions(precisions_init, n_components, covariance_type):
               "spherical": [(K,)]}[covariance_type]
     prec = check_positive_vector(precisions_init, K, "precisions_init", shapes)
     return 1.0 / prec
-
-
-def n_parameters(n_components, tied):
-    """Free parameters of a univariate mixture: K-1 weights, K means, and K
-    variances (1 when tied) -- scikit-learn's ``_n_parameters`` for d = 1."""
-    return (n_components - 1) + n_components + (1 if tied else n_components)

@@ -66,10 +66,6 @@ class MDParams:
                 np.ascontiguousarray(log_norm, dtype=np.float64),
                 np.ascontiguousarray(prec, dtype=np.float64), self.kind)
 
-    @property
-    def variances_flat(self):
-        """Per-component variance arrays broadcastable to (K, d) (diag/spherical)."""
-        return self.covariances
 
 
 def split_stats(stats, K, d, kind):
