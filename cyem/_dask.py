@@ -46,7 +46,7 @@ import numpy as np
 from . import _validation as v
 from .chunked import (FrameModel, _as_kernel_array, _check_chunk_weight, _sample_size,
                       check_scan, fit_model, merge_scans, models_from_scan,
-                      require_nothing_fixed, scan_chunk)
+                      scan_chunk)
 
 __all__ = ["fit_dask", "is_dask_array", "predict", "predict_proba", "score",
            "score_samples"]
@@ -237,7 +237,6 @@ def fit_dask(estimator, X, sample_weight=None, *, persist=True, init_sample_size
     -------
     estimator
     """
-    require_nothing_fixed(estimator, "a dask fit")
     dask, _ = require_dask()
     from .mixture import _check_random_state
 

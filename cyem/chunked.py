@@ -507,6 +507,12 @@ class FrameModel:
     def from_data_units(self, *args, **kwargs):
         return self._template.from_data_units(*args, **kwargs)
 
+    def hold_fixed(self, **fixed):
+        self._template.hold_fixed(**fixed)
+
+    def apply_fixed(self, params):
+        return self._template.apply_fixed(params)
+
 
 class ChunkedModel(FrameModel):
     """The model interface of ``cyem._model`` over a re-iterable chunk source.
@@ -576,6 +582,10 @@ def fit_model(estimator, model, init_model, settings, rng, stacklevel=3):
             f"match the fitted model ({estimator.n_features_in_} features, "
             f"{estimator.means_.shape[0]} components)")
     n_init = 1 if warm else s["n_init"]
+    if estimator.fixed is not None:
+        held = estimator._validated_fixed(K, d, ctype)
+        for m in {id(model): model, id(init_model): init_model}.values():
+            m.hold_fixed(**held)
     best = None
     with _single_threaded_blas(ctype, d):
         for init in range(n_init):
@@ -616,10 +626,11 @@ def models_from_scan(scan, settings, make_data_model):
 
 
 def require_nothing_fixed(estimator, method):
-    """The chunked, streaming and Dask fits do not support ``fixed`` yet."""
+    """Online EM (partial_fit) has its own M step on running moments and does
+    not hold parameters fixed; every batch fit path does (``fit_model``)."""
     if getattr(estimator, "fixed", None) is not None:
-        raise ValueError(f"fixed parameters are supported by fit() only, not by {method}; "
-                         "set fixed=None")
+        raise ValueError(f"fixed parameters are not supported by {method}; use fit, "
+                         "fit_chunks or a dask array, or set fixed=None")
 
 
 def fit_chunks(estimator, source, sample_weight_source=None, *, chunk_size=None,
@@ -654,7 +665,6 @@ def fit_chunks(estimator, source, sample_weight_source=None, *, chunk_size=None,
     estimator
         Fitted, with the attributes ``fit`` sets.
     """
-    require_nothing_fixed(estimator, "fit_chunks")
     from .mixture import _check_random_state
 
     s = estimator._validated_settings()

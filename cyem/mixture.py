@@ -50,13 +50,6 @@ def _check_random_state(random_state):
     )
 
 
-def _held(model, params):
-    """``params`` with the model's fixed values applied (models built by the
-    chunked and Dask paths hold nothing fixed)."""
-    apply = getattr(model, "apply_fixed", None)
-    return apply(params) if apply is not None else params
-
-
 def _max_variance(covariances, covariance_type):
     """Largest variance of any feature of any component."""
     if covariance_type == "full":
@@ -125,8 +118,8 @@ class GaussianMixture:
         data's units): any of ``'weights'`` (n_components,), ``'means'`` (shape of
         ``means_init``) and ``'covariances'`` (the shape of ``covariances_``;
         flat (n_components,) for one feature). With the means held, variances
-        are estimated around them. Supported by ``fit``/``fit_predict``; the
-        chunked, streaming and Dask fits refuse it.
+        are estimated around them. Honoured by ``fit``, ``fit_predict``,
+        ``fit_chunks`` and dask fits; ``partial_fit`` (online EM) refuses it.
 
     Attributes
     ----------
@@ -165,7 +158,7 @@ class GaussianMixture:
     Notes
     -----
     Initialisation: 'kmeans' runs k-means++ seeding (on a random subsample of
-    at most 20,000 points) and up to 20 Lloyd iterations on all the data;
+    at most 20,000 points, fewer for wide data) and up to 20 Lloyd iterations on all the data;
     'k-means++' and 'random_from_data' assign every point to the nearest seed;
     'random' draws random memberships as scikit-learn does; 'quantile' cuts the
     sorted data into K groups of equal weight (deterministic).
@@ -529,8 +522,6 @@ class GaussianMixture:
         v.warn_if_single_value(x, weight, K, stacklevel=3)
         rng = _check_random_state(self.random_state)
         model = make_model(x, weight, ctype, s["reg_covar"], s["n_threads"])
-        if self.fixed is not None:
-            model.hold_fixed(**self._validated_fixed(K, model.n_features, ctype))
 
         # The EM runs (n_init restarts, warm start, warnings, fitted
         # attributes) are shared with fit_chunks and the dask fit.
@@ -552,8 +543,8 @@ class GaussianMixture:
             var = user_p / f.scale ** 2 if user_p is not None else start.variances
             if model.tied:
                 var = np.full(K, np.dot(w, var))
-            return _held(model, uni.MixtureParams(w.copy(), np.ravel(m).copy(),
-                                                  var.copy()))
+            return model.apply_fixed(uni.MixtureParams(w.copy(), np.ravel(m).copy(),
+                                                       var.copy()))
         w = user_w if user_w is not None else start.weights
         m = f.means_to_frame(user_m) if user_m is not None else start.means
         if user_p is not None:
@@ -564,8 +555,8 @@ class GaussianMixture:
                                                    model.covariance_type)
         else:
             cov, prec_chol = start.covariances, start.precisions_cholesky
-        return _held(model, md.MDParams(model.covariance_type, w.copy(), m.copy(),
-                                        cov, prec_chol))
+        return model.apply_fixed(md.MDParams(model.covariance_type, w.copy(), m.copy(),
+                                             cov, prec_chol))
 
     def _validated_fixed(self, K, d, covariance_type):
         """The ``fixed`` argument, validated, as keyword arguments of the

@@ -117,10 +117,25 @@ def test_non_positive_definite_fixed_covariance_is_rejected():
         cyem.GaussianMixture(2, fixed={"covariances": bad}).fit(X)
 
 
-def test_fixed_is_refused_by_the_chunked_fit(data_1d):
+def test_chunked_fit_holds_the_same_parameters_as_fit(data_1d):
+    # fit_chunks runs the same EM driver: with the same start, the same fit.
+    w0, m0, v0 = (np.array(START_1D[k]) for k in ("weights", "means", "variances"))
+    kwargs = dict(weights_init=w0, means_init=m0, precisions_init=1 / v0, tol=0,
+                  max_iter=N_ITER, fixed={"means": m0})
+    with pytest.warns(cyem.ConvergenceWarning):
+        chunks = cyem.GaussianMixture(2, **kwargs).fit_chunks(
+            lambda: iter(np.array_split(data_1d, 5)))
+    with pytest.warns(cyem.ConvergenceWarning):
+        whole = cyem.GaussianMixture(2, **kwargs).fit(data_1d)
+    np.testing.assert_array_equal(chunks.means_.ravel(), m0)
+    np.testing.assert_allclose(chunks.covariances_, whole.covariances_, rtol=1e-10)
+    np.testing.assert_allclose(chunks.weights_, whole.weights_, rtol=1e-10)
+
+
+def test_fixed_is_refused_by_online_em(data_1d):
     model = cyem.GaussianMixture(2, fixed={"means": [-2.0, 3.0]})
-    with pytest.raises(ValueError, match="fixed parameters are supported by fit"):
-        model.fit_chunks(data_1d)
+    with pytest.raises(ValueError, match="fixed parameters are not supported by partial_fit"):
+        model.partial_fit(data_1d)
 
 
 def test_fixed_is_a_constructor_parameter():
