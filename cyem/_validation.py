@@ -5,14 +5,19 @@ from numbers import Integral, Real
 
 import numpy as np
 
+from ._frame import strided_sample
+
 from . import _kernels
+from .exceptions import external_stacklevel
 
 _ACCEPTED_KINDS = "biuf"  # bool, signed and unsigned integers, floats
 
-# Standard deviations and precisions must imply a variance (s^2 or 1/p) that is
-# a normal, finite float64 with room to spare: outside this range the square
-# or the reciprocal under- or overflows and EM returns NaN or inf silently.
-_SCALE_LIMIT = 1e150
+# Precisions and variances must imply a variance (1/p, or itself) that is a
+# normal, finite float64: outside this range the reciprocal under- or
+# overflows and EM returns NaN or inf silently. Standard deviations are
+# squared, so their limit is the square root of it.
+_SCALE_LIMIT = 1e307
+STD_LIMIT = 1e153
 
 
 def _as_numeric_array(value, name):
@@ -248,14 +253,50 @@ def check_n_components(n_components, x, sample_weight, name="n_components",
     return n_components
 
 
-def warn_if_single_value(x, sample_weight, n_components, stacklevel):
+def warn_if_single_value(x, sample_weight, n_components):
     """Warn that a one-component fit of constant data has variance reg_covar."""
     import warnings
 
     if n_components == 1 and count_distinct(x, sample_weight, 2) < 2:
         warnings.warn("X has a single distinct value: the fitted variance is "
                       "reg_covar (or a tiny floor if reg_covar is 0)",
-                      UserWarning, stacklevel=stacklevel + 1)
+                      UserWarning, stacklevel=external_stacklevel())
+
+
+#: reg_covar above this fraction of a feature's variance changes the fit
+#: visibly: a component holding a tenth of that variance is widened by 1%.
+REG_COVAR_WARN_FRACTION = 1e-3
+
+
+def warn_if_reg_covar_dominates(x, reg_covar):
+    """Warn when ``reg_covar`` exceeds ``REG_COVAR_WARN_FRACTION`` of the
+    variance of a (non-constant) feature of ``x``: data in small units (a
+    variance of 1e-8) would otherwise be fitted with every component at the
+    overall mean and a spread set by reg_covar, silently. The variance is that
+    of the frame's deterministic sample of rows (``_frame.strided_sample``)."""
+    import warnings
+
+    if not reg_covar > 0:
+        return
+    sample = np.asarray(strided_sample(x), dtype=np.float64).reshape(-1, 1 if x.ndim == 1
+                                                                  else x.shape[1])
+    with np.errstate(over="ignore", invalid="ignore"):
+        variances = np.var(sample, axis=0)
+    # a spread near 1e308 overflows (inf or nan): nothing reg_covar could swamp
+    variances = np.where(np.isnan(variances), np.inf, variances)
+    moving = variances > 0
+    if not moving.any():
+        return                       # constant data: warn_if_single_value says so
+    smallest = float(np.min(variances[moving]))
+    if reg_covar > REG_COVAR_WARN_FRACTION * smallest:
+        feature = int(np.flatnonzero(moving)[np.argmin(variances[moving])])
+        where = "X" if x.ndim == 1 else f"feature {feature} of X"
+        warnings.warn(
+            f"reg_covar={reg_covar:.3g} is more than {REG_COVAR_WARN_FRACTION:g} of the "
+            f"variance of {where} ({smallest:.3g}): it is added to every fitted "
+            "variance and will dominate them. Lower reg_covar (e.g. to "
+            f"{1e-6 * smallest:.1g}) or rescale X.", UserWarning,
+            stacklevel=external_stacklevel())
 
 
 def count_distinct(x, sample_weight, limit):
@@ -346,8 +387,10 @@ def check_initial_precisions_md(precisions, n_components, n_features, covariance
     return covs[0] if covariance_type == "tied" else np.array(covs)
 
 
-def check_positive_vector(values, n_values, name, shapes):
-    """Positive finite numbers in one of ``shapes``; returned flat, float64."""
+def check_positive_vector(values, n_values, name, shapes, limit=_SCALE_LIMIT):
+    """Positive finite numbers within [1 / limit, limit] in one of ``shapes``;
+    returned flat, float64. The default limit suits precisions and variances;
+    pass ``STD_LIMIT`` for standard deviations."""
     v = _as_numeric_array(values, name).astype(np.float64)
     if v.shape not in shapes:
         allowed = " or ".join(str(s) for s in shapes)
@@ -356,9 +399,9 @@ def check_positive_vector(values, n_values, name, shapes):
     _check_finite(v, name)
     if not (v > 0).all():
         raise ValueError(f"{name} must be positive, got {v}")
-    if not ((v >= 1 / _SCALE_LIMIT) & (v <= _SCALE_LIMIT)).all():
+    if not ((v >= 1 / limit) & (v <= limit)).all():
         raise ValueError(
-            f"{name} must lie between {1 / _SCALE_LIMIT:g} and {_SCALE_LIMIT:g} "
+            f"{name} must lie between {1 / limit:g} and {limit:g} "
             f"(the variances they imply must be representable), got {v}"
         )
     return v
