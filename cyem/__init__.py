@@ -21,6 +21,15 @@ get_include
     Directory of cyem's Cython ``.pxd`` files, for builds that ``cimport`` it.
 """
 
+import os as _os
+
+# Before the first import of the kernels, which loads the OpenMP runtime:
+# libgomp reads its wait policy only then. Passive threads sleep while they
+# wait, instead of spinning against other processes (see cyem._threads).
+if not _os.environ.keys() & {"OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME"}:
+    _os.environ["OMP_WAIT_POLICY"] = "passive"
+del _os
+
 from ._config import get_include, show_config
 from ._em import EMResult, em
 from ._version import __version__

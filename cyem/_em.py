@@ -14,7 +14,7 @@ import numpy as np
 from ._model import UnivariateModel
 from ._params import MStepReport
 from ._threads import effective_n_threads
-from .exceptions import DegenerateComponentWarning
+from .exceptions import DegenerateComponentWarning, external_stacklevel
 
 
 @dataclass
@@ -72,7 +72,7 @@ def warn_degenerate(report):
             "membership underflowed to 0); they keep their last mean and variance "
             "with a weight of ~1e-15. Consider fewer components.",
             DegenerateComponentWarning,
-            stacklevel=3,
+            stacklevel=external_stacklevel(),
         )
     if report.singular:
         warnings.warn(
@@ -81,7 +81,7 @@ def warn_degenerate(report):
             "so was added. Increase reg_covar, or check for collinear features or a "
             "component sitting on a subspace.",
             DegenerateComponentWarning,
-            stacklevel=3,
+            stacklevel=external_stacklevel(),
         )
     if report.collapsed:
         warnings.warn(
@@ -89,7 +89,7 @@ def warn_degenerate(report):
             "single value; their variance was held at the floor (eps * data "
             "scale)^2. Increase reg_covar or use fewer components.",
             DegenerateComponentWarning,
-            stacklevel=3,
+            stacklevel=external_stacklevel(),
         )
 
 
@@ -220,7 +220,7 @@ def em(x, weights, means, stds, *, sample_weight=None, tied=False, tol=1e-3,
     K = weights.shape[0]
     w0 = v.check_initial_weights(weights, K, "weights")
     v.check_n_components(K, x, sample_weight, name="weights", data_name="x")
-    v.warn_if_single_value(x, sample_weight, K, stacklevel=2)
+    v.warn_if_single_value(x, sample_weight, K)
     m0 = v.check_initial_means(means, K, "means")
     s0 = v.check_positive_vector(stds, K, "stds", [(K,)])
     if not isinstance(tied, (bool, np.bool_)):

@@ -16,6 +16,7 @@ from . import _kernels, _mdkernels
 from . import _params as uni
 from . import _params_md as md
 from ._frame import Frame
+from ._threads import threads_for
 from .exceptions import DegenerateComponentWarning
 
 _EPS = np.finfo(np.float64).eps
@@ -89,7 +90,8 @@ class UnivariateModel:
         """The fused pass: statistics vector of ``params`` (frame units)."""
         block_stats, scratch = self._buffers(params.means.shape[0])
         return _kernels.accumulate_stats(
-            self.x, self.sample_weight, *params.kernel_arrays(), self.n_threads,
+            self.x, self.sample_weight, *params.kernel_arrays(),
+            threads_for(self.x.shape[0], 1, params.means.shape[0], self.n_threads),
             self.frame.origin[0], self.frame.inv_scale, block_stats, scratch)
 
     #: Parameters held fixed (frame units), set with ``hold_fixed``.
@@ -170,7 +172,8 @@ class MultivariateModel:
         means, log_norm, prec, kind = params.kernel_arrays()
         block_stats, scratch = self._buffers(means.shape[0], kind)
         return _mdkernels.accumulate_stats(
-            self.x, self.sample_weight, means, log_norm, prec, kind, self.n_threads,
+            self.x, self.sample_weight, means, log_norm, prec, kind,
+            threads_for(*self.x.shape, means.shape[0], self.n_threads, self.covariance_type),
             self._origin, self._inv_scale, block_stats, scratch)
 
     #: Parameters held fixed (frame units), set with ``hold_fixed``.

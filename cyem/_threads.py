@@ -1,9 +1,60 @@
-"""How many threads the kernels may use."""
+"""How many threads the kernels use, and when they stay on one.
 
+Threads change the speed of a fit, never its result: the kernels cut the data
+into blocks that depend on n only and add the blocks' sums in block order
+(``cyem._kernels``). This module decides how many OpenMP threads to ask for.
+
+Rules
+-----
+* ``n_threads=None`` means every core this process may use: the affinity
+  mask, a cgroup CPU quota and ``OMP_NUM_THREADS`` all lower it
+  (:func:`usable_cpu_count`). A larger request is capped there too: more
+  threads than cores only adds overhead, and an absurd count once made libgomp
+  fail to start its threads.
+* Small inputs run on one thread (:func:`threads_for`). Starting threads for
+  a pass of a few tens of microseconds costs more than it saves; each thread
+  must get at least ``MIN_WORK_PER_THREAD`` units of work, where one unit is
+  one point times one component of a univariate model, and a point-component
+  pair of a d-dimensional model weighs ``work_per_point(d, type)`` units.
+  Measured crossovers (``benchmarks/bench_threads.py crossover``; AMD EPYC,
+  2 vCPUs, passive wait policy, shared machine, MEASUREMENTS BELOW):
+
+  CROSSOVER_TABLE
+
+* Waiting threads sleep, they do not spin. libgomp's threads spin for about
+  300,000 iterations before sleeping whenever they wait (at the end of a
+  parallel loop, for the next one). On a machine whose cores are busy with
+  other processes, a spinning thread burns the time slice that the thread it
+  waits for needs: a 2-core machine running two busy processes took 3.0 s for
+  ``cyem demo`` against 0.09 s with one thread. ``cyem/__init__.py`` therefore
+  sets ``OMP_WAIT_POLICY=passive`` before the kernels load the OpenMP runtime
+  (libgomp reads it only when it is loaded; LLVM's libomp when it starts),
+  unless the user has set ``OMP_WAIT_POLICY``, ``GOMP_SPINCOUNT`` or
+  ``KMP_BLOCKTIME``. It stays in ``os.environ``, so child processes and
+  OpenMP runtimes loaded later inherit it. It has no effect if the same
+  runtime was loaded before cyem was imported (possible with a system
+  libgomp in a source build; a wheel bundles its own copy).
+* Tests can force an exact thread count (:func:`forced_n_threads`), past the
+  cap on usable cores and the small-input rule, to check on any machine that
+  1, 2, 3, 8 or 64 threads give bitwise the same fit.
+"""
+
+import contextlib
 import os
 from numbers import Integral
 
 from . import _kernels
+
+#: Work units each thread must get before a second thread is used (see the
+#: module docstring); measured with ``benchmarks/bench_threads.py``.
+MIN_WORK_PER_THREAD = 3 * 16_384
+
+#: Upper bound of :func:`forced_n_threads`: the most blocks a kernel splits
+#: the data into (``cyem._mdkernels.MAX_BLOCKS``) and far below the counts that
+#: made libgomp fail.
+MAX_FORCED_THREADS = 64
+
+_forced_n_threads = None
 
 
 def _cgroup_cpu_limit():
@@ -47,15 +98,91 @@ def effective_n_threads(n_threads):
     scikit-learn); a positive value is used up to the number of usable cores
     (more threads than cores only adds overhead, and an absurd count would make
     the OpenMP runtime fail to start its threads). Results never depend on the
-    thread count: it only changes the speed.
+    thread count: it only changes the speed. Inside :func:`forced_n_threads`
+    the forced count is returned instead (after validating ``n_threads``).
     """
+    if n_threads is not None:
+        if isinstance(n_threads, bool) or not isinstance(n_threads, Integral):
+            raise TypeError(f"n_threads must be None or an int, got {n_threads!r}")
+        if n_threads == 0:
+            raise ValueError("n_threads must be None, a positive int or a negative int; "
+                             "got 0")
+    if _forced_n_threads is not None:
+        return _forced_n_threads
     if n_threads is None:
         return usable_cpu_count()
-    if isinstance(n_threads, bool) or not isinstance(n_threads, Integral):
-        raise TypeError(f"n_threads must be None or an int, got {n_threads!r}")
     n_threads = int(n_threads)
-    if n_threads == 0:
-        raise ValueError("n_threads must be None, a positive int or a negative int; got 0")
     if n_threads < 0:
         return max(1, usable_cpu_count() + 1 + n_threads)
     return min(n_threads, usable_cpu_count())
+
+
+#: Cost of a (point, component) pair relative to a univariate one, per
+#: feature (diagonal) or per squared feature (full), from the one-thread pass
+#: times of ``benchmarks/bench_threads.py crossover`` (see the module docstring).
+DIAG_WORK_PER_FEATURE = 0.5
+FULL_WORK_PER_FEATURE_SQUARED = 0.17
+
+
+def work_per_point(n_features, covariance_type):
+    """Relative cost of one (point, component) pair in a fused pass: 1 for
+    univariate data, proportional to d for diagonal and spherical models and
+    to d^2 for full and tied ones (calibrated on the measured crossovers)."""
+    if n_features == 1:
+        return 1.0
+    if covariance_type in ("full", "tied"):
+        return FULL_WORK_PER_FEATURE_SQUARED * n_features ** 2
+    return DIAG_WORK_PER_FEATURE * n_features
+
+
+
+
+def threads_for(n_samples, n_features, n_components, n_threads, covariance_type="full"):
+    """Threads worth using for one pass over ``n_samples`` points.
+
+    Parameters
+    ----------
+    n_samples, n_features, n_components : int
+        Shape of the data and of the model the pass evaluates.
+    n_threads : int
+        The resolved thread count (:func:`effective_n_threads`), >= 1.
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='full'
+        Ignored when ``n_features`` is 1.
+
+    Returns
+    -------
+    n_threads : int
+        ``n_threads``, lowered so that every thread gets at least
+        ``MIN_WORK_PER_THREAD`` units of work; 1 for small inputs. Inside
+        :func:`forced_n_threads`, the forced count.
+    """
+    if _forced_n_threads is not None:
+        return _forced_n_threads
+    work = n_samples * n_components * work_per_point(n_features, covariance_type)
+    return max(1, min(n_threads, int(work // MIN_WORK_PER_THREAD)))
+
+
+@contextlib.contextmanager
+def forced_n_threads(n_threads):
+    """For tests: every kernel call inside runs on exactly ``n_threads``
+    OpenMP threads (when the data have at least that many blocks).
+
+    The cap on usable cores and the small-input rule are bypassed, so that a
+    one-core runner still checks that 1, 2, 3, 8 or 64 threads give the same
+    fit. Process-wide and not re-entrant across Python threads: tests only.
+
+    Parameters
+    ----------
+    n_threads : int
+        1 to ``MAX_FORCED_THREADS``.
+    """
+    global _forced_n_threads
+    if isinstance(n_threads, bool) or not isinstance(n_threads, Integral):
+        raise TypeError(f"n_threads must be an int, got {n_threads!r}")
+    if not 1 <= n_threads <= MAX_FORCED_THREADS:
+        raise ValueError(f"n_threads must be in [1, {MAX_FORCED_THREADS}], got {n_threads}")
+    previous, _forced_n_threads = _forced_n_threads, int(n_threads)
+    try:
+        yield
+    finally:
+        _forced_n_threads = previous

@@ -60,7 +60,7 @@ from . import _validation as v
 from ._em import EMRun, run_em, warn_degenerate
 from ._frame import Frame
 from ._model import make_model
-from .exceptions import ConvergenceWarning
+from .exceptions import ConvergenceWarning, external_stacklevel
 
 __all__ = ["ChunkedModel", "fit_chunks", "partial_fit", "DEFAULT_ALPHA", "DEFAULT_T0"]
 
@@ -561,14 +561,14 @@ class ChunkedModel(FrameModel):
 # Fitting an estimator from a model
 # ============================================================================
 
-def fit_model(estimator, model, init_model, settings, rng, stacklevel=3):
+def fit_model(estimator, model, init_model, settings, rng):
     """The estimator's EM runs (``n_init`` restarts or a warm start) on
     ``model``; sets its fitted attributes as ``GaussianMixture.fit`` does.
 
     ``init_model`` is an in-memory model in the same frame (here: over the
     initialisation sample; for an in-memory fit, ``model`` itself) that the
-    ``init_params`` strategy runs on. ``stacklevel`` of the
-    ConvergenceWarning: 3 points at the caller of this function's caller.
+    ``init_params`` strategy runs on. Its warnings point at the user's line
+    (``external_stacklevel``), whichever public method called it.
     """
     from .mixture import _single_threaded_blas
 
@@ -604,7 +604,7 @@ def fit_model(estimator, model, init_model, settings, rng, stacklevel=3):
         warnings.warn(
             "Best performing initialization did not converge. Try different "
             "init parameters, or increase max_iter, tol, or check for "
-            "degenerate data.", ConvergenceWarning, stacklevel=stacklevel)
+            "degenerate data.", ConvergenceWarning, stacklevel=external_stacklevel())
     estimator._set_fitted(model, best, ctype)
     estimator.__dict__.pop("_online", None)       # a new fit ends any stream
     return estimator
@@ -618,7 +618,7 @@ def models_from_scan(scan, settings, make_data_model):
     if K == 1 and np.array_equal(scan.lo, scan.hi):
         warnings.warn("X has a single distinct value: the fitted variance is "
                       "reg_covar (or a tiny floor if reg_covar is 0)",
-                      UserWarning, stacklevel=4)
+                      UserWarning, stacklevel=external_stacklevel())
     frame = scan.frame()
     init_model = make_model(scan.sample_x, scan.sample_w, s["covariance_type"],
                             s["reg_covar"], s["n_threads"], frame)

@@ -2,6 +2,7 @@
 
 import contextlib
 import inspect
+import warnings
 from numbers import Integral
 
 import numpy as np
@@ -15,7 +16,7 @@ from ._init import INIT_PARAMS, initial_parameters
 from ._model import make_model
 from ._params import COVARIANCE_TYPES, covariances_for, variances_from_precisions
 from ._threads import effective_n_threads
-from .exceptions import NotFittedError
+from .exceptions import external_stacklevel, not_fitted_error
 
 _BLAS_CONTROLLER = None
 
@@ -57,6 +58,45 @@ def _max_variance(covariances, covariance_type):
     if covariance_type == "tied":
         return float(np.max(np.diag(covariances)))
     return float(np.max(covariances))
+
+
+def _feature_names(X, name="X"):
+    """The column names of a dataframe ``X`` as an object array, when all are
+    strings; None for arrays, for unnamed (e.g. integer) columns and for
+    anything else, as scikit-learn reads them (pandas ``columns``, or the
+    dataframe interchange protocol of polars, pyarrow, ...)."""
+    if hasattr(X, "columns"):
+        names = np.asarray(list(X.columns), dtype=object)
+    elif hasattr(X, "__dataframe__"):
+        names = np.asarray(list(X.__dataframe__().column_names()), dtype=object)
+    else:
+        return None
+    types = sorted({type(column).__qualname__ for column in names})
+    if len(types) > 1 and "str" in types:
+        raise TypeError(
+            f"{name} has column names of types {types}: feature names are stored and "
+            "checked only when every column name is a string. Convert them all to "
+            f"strings ({name}.columns = {name}.columns.astype(str)), or all to another "
+            "type to go without names.")
+    return names if types == ["str"] else None
+
+
+def _names_mismatch(fitted, given):
+    """scikit-learn's ValueError text for column names unlike those of fit."""
+    def listed(names):
+        shown = [f"- {n}\n" for n in names[:5]]
+        return "".join(shown) + ("- ...\n" if len(names) > 5 else "")
+
+    unseen = sorted(set(given) - set(fitted))
+    missing = sorted(set(fitted) - set(given))
+    message = "The feature names should match those that were passed during fit.\n"
+    if unseen:
+        message += "Feature names unseen at fit time:\n" + listed(unseen)
+    if missing:
+        message += "Feature names seen at fit time, yet now missing:\n" + listed(missing)
+    if not unseen and not missing:
+        message += "Feature names must be in the same order as they were in fit.\n"
+    return message
 
 
 class GaussianMixture:
@@ -149,6 +189,11 @@ class GaussianMixture:
         log-likelihood history, which never decreases.
     n_features_in_ : int
         Number of features seen during ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,), dtype object
+        Column names of X seen during ``fit``; set only when X has string
+        column names (a pandas DataFrame, say). Later calls check X's names
+        against them as scikit-learn does: ValueError if they differ or are
+        in another order, a warning if only one of the two has names.
 
     See Also
     --------
@@ -386,9 +431,12 @@ class GaussianMixture:
         >>> round(float(gm.means_[0, 0]), 6)
         1.2
         """
+        names = _feature_names(X)
         if _dask.is_dask_array(X):
-            return _dask.fit_dask(self, X, sample_weight)
-        self._fit(X, sample_weight)
+            _dask.fit_dask(self, X, sample_weight)
+        else:
+            self._fit(X, sample_weight)
+        self._reset_feature_names(names)
         return self
 
     def fit_chunks(self, source, sample_weight=None, *, chunk_size=None):
@@ -437,7 +485,10 @@ class GaussianMixture:
         >>> bool(np.allclose(a.means_, b.means_, rtol=1e-10))
         True
         """
-        return chunked.fit_chunks(self, source, sample_weight, chunk_size=chunk_size)
+        names = _feature_names(source, "source")
+        chunked.fit_chunks(self, source, sample_weight, chunk_size=chunk_size)
+        self._reset_feature_names(names)
+        return self
 
     def partial_fit(self, X, y=None, sample_weight=None, *, alpha=chunked.DEFAULT_ALPHA,
                     t0=chunked.DEFAULT_T0):
@@ -481,7 +532,14 @@ class GaussianMixture:
         >>> np.round(np.sort(gm.means_.ravel()), 1).tolist(), gm.n_iter_
         ([-3.0, 2.0], 100)
         """
-        return chunked.partial_fit(self, X, sample_weight, alpha=alpha, t0=t0)
+        if hasattr(self, "means_"):
+            # scikit-learn's rule: the first call sets the names, later ones check them.
+            self._check_feature_names(X)
+            return chunked.partial_fit(self, X, sample_weight, alpha=alpha, t0=t0)
+        names = _feature_names(X)
+        chunked.partial_fit(self, X, sample_weight, alpha=alpha, t0=t0)
+        self._reset_feature_names(names)
+        return self
 
     def fit_predict(self, X, y=None, sample_weight=None):
         """Fit, then return the most probable component of each sample.
@@ -509,8 +567,10 @@ class GaussianMixture:
         ((6,), True)
         """
         if _dask.is_dask_array(X):
-            return _dask.fit_dask(self, X, sample_weight).predict(X)
+            return self.fit(X, sample_weight=sample_weight).predict(X)
+        names = _feature_names(X)
         x = self._fit(X, sample_weight)
+        self._reset_feature_names(names)
         return self._evaluate(x, labels=True)["labels"]
 
     def _fit(self, X, sample_weight):
@@ -519,13 +579,14 @@ class GaussianMixture:
         weight = v.check_sample_weight(sample_weight, x.shape[0])
         K = v.check_n_components(s["n_components"], x, weight)
         ctype = s["covariance_type"]
-        v.warn_if_single_value(x, weight, K, stacklevel=3)
+        v.warn_if_single_value(x, weight, K)
+        v.warn_if_reg_covar_dominates(x, s["reg_covar"])
         rng = _check_random_state(self.random_state)
         model = make_model(x, weight, ctype, s["reg_covar"], s["n_threads"])
 
         # The EM runs (n_init restarts, warm start, warnings, fitted
         # attributes) are shared with fit_chunks and the dask fit.
-        chunked.fit_model(self, model, model, s, rng, stacklevel=4)
+        chunked.fit_model(self, model, model, s, rng)
         return x
 
     def _start(self, model, K, init_params, rng, user):
@@ -540,7 +601,7 @@ class GaussianMixture:
         if model.n_features == 1:
             w = user_w if user_w is not None else start.weights
             m = f.means_to_frame(user_m) if user_m is not None else start.means
-            var = user_p / f.scale ** 2 if user_p is not None else start.variances
+            var = f.variances_to_frame(user_p) if user_p is not None else start.variances
             if model.tied:
                 var = np.full(K, np.dot(w, var))
             return model.apply_fixed(uni.MixtureParams(w.copy(), np.ravel(m).copy(),
@@ -551,7 +612,7 @@ class GaussianMixture:
             # The kernels take the upper-triangular factor U (precision = U U^T)
             # that every M step produces; scikit-learn starts from the lower
             # Cholesky factor of precisions_init instead. Same quadratic form.
-            cov, prec_chol = md.precision_cholesky(user_p / f.scale ** 2,
+            cov, prec_chol = md.precision_cholesky(f.variances_to_frame(user_p),
                                                    model.covariance_type)
         else:
             cov, prec_chol = start.covariances, start.precisions_cholesky
@@ -625,15 +686,46 @@ class GaussianMixture:
 
     def _check_fitted(self):
         if not hasattr(self, "means_"):
-            raise NotFittedError(
-                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' "
-                "with appropriate arguments before using this estimator.")
+            raise not_fitted_error(self)
+
+    # ---- column names (scikit-learn's feature_names_in_) ----
+
+    def _reset_feature_names(self, names):
+        """After a fit: keep the data's column names, or forget earlier ones."""
+        if names is None:
+            self.__dict__.pop("feature_names_in_", None)
+        else:
+            self.feature_names_in_ = names
+
+    def _check_feature_names(self, X):
+        """X's column names against those seen in fit, as scikit-learn checks
+        them: ValueError when both have names and they differ (order
+        included), a warning when only one of them has names."""
+        fitted = getattr(self, "feature_names_in_", None)
+        given = _feature_names(X)
+        if fitted is None and given is None:
+            return
+        if fitted is None or given is None:
+            cls = type(self).__name__
+            warnings.warn(
+                f"X has feature names, but {cls} was fitted without feature names"
+                if fitted is None else
+                f"X does not have valid feature names, but {cls} was fitted with "
+                "feature names", UserWarning, stacklevel=external_stacklevel())
+        elif len(fitted) != len(given) or np.any(fitted != given):
+            raise ValueError(_names_mismatch(list(fitted), list(given)))
+
+    def _check_input(self, X):
+        """Before the fitted model is used on X: fitted, then X's column names
+        (before its shape, so that a renamed column is reported as such)."""
+        self._check_fitted()
+        self._check_feature_names(X)
 
     def _evaluate(self, x, log_lik=False, resp=False, labels=False):
         """Run the evaluation kernel of the fitted model on validated data.
 
         The kernel frame is derived from the fitted attributes alone (the
-        midrange of the means and a scale covering their spread and the
+        weighted median of the means and a scale covering their spread and the
         largest standard deviation), so a model rebuilt from its attributes
         predicts exactly like the original.
         """
@@ -653,7 +745,7 @@ class GaussianMixture:
             variances = np.asarray(self.covariances_, dtype=np.float64).ravel()
             if variances.shape[0] == 1:
                 variances = np.full(K, variances[0])
-            frame = Frame.from_params(means, np.sqrt(variances.max()))
+            frame = Frame.from_params(weights, means, np.sqrt(variances.max()))
             arrays = _kernels.component_arrays(
                 weights, np.ascontiguousarray(frame.means_to_frame(means).ravel()),
                 np.ascontiguousarray(variances / frame.scale ** 2))
@@ -663,7 +755,7 @@ class GaussianMixture:
         else:
             ctype = self.covariance_type
             cov = np.asarray(self.covariances_, dtype=np.float64)
-            frame = Frame.from_params(means, np.sqrt(_max_variance(cov, ctype)))
+            frame = Frame.from_params(weights, means, np.sqrt(_max_variance(cov, ctype)))
             params = md.MDParams(ctype, weights, frame.means_to_frame(means),
                                  cov / frame.scale ** 2,
                                  np.asarray(self.precisions_cholesky_) * frame.scale)
@@ -678,7 +770,7 @@ class GaussianMixture:
         return out
 
     def _validated_input(self, X):
-        self._check_fitted()
+        self._check_input(X)
         return v.check_data(X, "X", n_features_expected=self.n_features_in_)
 
     def score_samples(self, X):
@@ -708,6 +800,7 @@ class GaussianMixture:
         True
         """
         if _dask.is_dask_array(X):
+            self._check_input(X)
             return _dask.score_samples(self, X)
         return self._evaluate(self._validated_input(X), log_lik=True)["log_lik"]
 
@@ -735,7 +828,10 @@ class GaussianMixture:
         True
         """
         if _dask.is_dask_array(X):
-            return _dask.score(self, X, sample_weight)
+            # One number, as for NumPy input: computed here (dask's own
+            # reductions stay lazy, so f"{score:.3f}" would fail).
+            self._check_input(X)
+            return float(_dask.score(self, X, sample_weight))
         log_lik = self.score_samples(X)
         weight = v.check_sample_weight(sample_weight, log_lik.shape[0])
         if weight is None:
@@ -766,6 +862,7 @@ class GaussianMixture:
         [True, False]
         """
         if _dask.is_dask_array(X):
+            self._check_input(X)
             return _dask.predict(self, X)
         return self._evaluate(self._validated_input(X), labels=True)["labels"]
 
@@ -792,6 +889,7 @@ class GaussianMixture:
         ((3, 2), True)
         """
         if _dask.is_dask_array(X):
+            self._check_input(X)
             return _dask.predict_proba(self, X)
         return self._evaluate(self._validated_input(X), resp=True)["resp"]
 
@@ -870,17 +968,23 @@ class GaussianMixture:
         save(self, path)
 
     def _n_parameters(self):
-        """Number of free parameters (scikit-learn's ``_n_parameters``)."""
+        """Number of free parameters: scikit-learn's ``_n_parameters``, less
+        the weights (K - 1), means (K d) or covariances held by ``fixed``,
+        which the fit did not estimate."""
         self._check_fitted()
-        return md.n_parameters(self.weights_.shape[0], self.n_features_in_,
-                               self.covariance_type)
+        K, d = self.weights_.shape[0], self.n_features_in_
+        free = {"weights": K - 1, "means": K * d}
+        free["covariances"] = md.n_parameters(K, d, self.covariance_type) - sum(free.values())
+        held = self.fixed or {}
+        return sum(count for name, count in free.items() if name not in held)
 
     def bic(self, X, sample_weight=None):
         """Bayesian information criterion, lower is better (scikit-learn's sign).
 
         ``-2 log L + p log n``, with log L the total log-likelihood of ``X``, p
-        the number of free parameters and n the number of samples (the total
-        sample weight when ``sample_weight`` is given).
+        the number of free parameters (those held by ``fixed`` do not count)
+        and n the number of samples (the total sample weight when
+        ``sample_weight`` is given).
 
         Parameters
         ----------
@@ -907,6 +1011,8 @@ class GaussianMixture:
 
     def aic(self, X, sample_weight=None):
         """Akaike information criterion, lower is better: ``-2 log L + 2 p``.
+
+        p counts the free parameters, as in :meth:`bic`.
 
         Parameters
         ----------

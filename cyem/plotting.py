@@ -3,12 +3,15 @@
 
 Every function draws on the given ``ax`` (a new figure's axes if None) and
 returns that Axes, so plots compose: ``fig, (a, b) = plt.subplots(1, 2)``.
+A model that is not fitted raises :class:`cyem.NotFittedError` before
+anything is drawn.
 matplotlib is imported inside the functions: ``import cyem.plotting`` works
 without it, and the first call says how to install it.
 """
 
 import numpy as np
 
+from .exceptions import not_fitted_error
 from .selection import full_covariances
 
 __all__ = ["plot_clusters", "plot_density", "plot_model", "plot_selection",
@@ -23,6 +26,13 @@ def _pyplot():
             "cyem's plots need matplotlib, which is not installed: "
             "pip install cyem[plot]  (or: pip install matplotlib)") from None
     return plt
+
+
+def _check_fitted(model):
+    """``cyem.NotFittedError`` (also a ValueError and an AttributeError) for a
+    model that has not been fitted, before anything is drawn."""
+    if not hasattr(model, "means_"):
+        raise not_fitted_error(model)
 
 
 def _axes(ax):
@@ -78,6 +88,7 @@ def plot_density(model, X, ax=None, bins="auto", sample_weight=None, n_grid=600,
     >>> ax.get_ylabel()
     'density'
     """
+    _check_fitted(model)
     ax = _axes(ax)
     x = np.asarray(X, dtype=float).reshape(-1)
     weights, means, stds = _components_1d(model)
@@ -150,6 +161,7 @@ def plot_clusters(model, X, ax=None, n_std=(1.0, 2.0), features=(0, 1), s=8):
     >>> len(ax.patches)                           # two ellipses per component
     4
     """
+    _check_fitted(model)
     ax = _axes(ax)
     data = np.asarray(X, dtype=float)
     if data.ndim != 2 or data.shape[1] < 2:
@@ -186,6 +198,7 @@ def plot_model(model, X, ax=None, **kwargs):
     >>> ax.get_ylabel()                           # univariate: plot_density
     'density'
     """
+    _check_fitted(model)
     data = np.asarray(X)
     if data.ndim == 1 or data.shape[1] == 1:
         return plot_density(model, data, ax=ax, **kwargs)
@@ -264,6 +277,7 @@ def plot_trace(model, ax=None):
     >>> len(ax.lines[0].get_xdata()) == gm.n_iter_
     True
     """
+    _check_fitted(model)
     ax = _axes(ax)
     trace = np.asarray(model.lower_bounds_, dtype=float)
     ax.plot(np.arange(1, trace.size + 1), trace, "o-", ms=3)

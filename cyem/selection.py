@@ -62,7 +62,7 @@ from ._init import INIT_PARAMS
 from ._params import COVARIANCE_TYPES
 from ._threads import effective_n_threads
 from ._validation import check_sample_weight
-from .exceptions import ConvergenceWarning, DegenerateComponentWarning
+from .exceptions import ConvergenceWarning, DegenerateComponentWarning, external_stacklevel
 from .mixture import GaussianMixture
 
 __all__ = ["SelectionResult", "full_covariances", "select"]
@@ -518,7 +518,7 @@ def select(X, n_components=range(1, 10), covariance_types=("full", "tied"),
             tasks.append((X, sample_weight, weight, params, total_weight,
                           data_variances, limits))
 
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(record=True) as from_workers:
         # The table reports convergence and degeneracy of every candidate;
         # one warning per restart would bury it.
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -530,6 +530,7 @@ def select(X, n_components=range(1, 10), covariance_types=("full", "tied"),
             entropies = _run_all(
                 executor, _membership_entropy,
                 [(c["model"], X, weight) for c, _ in chosen], None)
+    _warn_once_each(from_workers)
 
     records, models = [], {}
     log_n = math.log(total_weight)
@@ -554,12 +555,24 @@ def select(X, n_components=range(1, 10), covariance_types=("full", "tied"),
     records[best_index]["best"] = True
     if not records[best_index]["converged"]:
         warnings.warn("the selected model did not converge within max_iter; increase "
-                      "max_iter or tol", ConvergenceWarning, stacklevel=2)
+                      "max_iter or tol", ConvergenceWarning, stacklevel=external_stacklevel())
     settings = dict(n_samples=n_samples, total_weight=total_weight, n_runs=len(tasks),
                     min_component_size=limits[0], min_std_ratio=limits[1],
                     exclude_degenerate=exclude_degenerate,
                     reg_covar=estimator_kwargs.get("reg_covar"))
     return SelectionResult(criterion, records, models, best_index, settings)
+
+
+def _warn_once_each(caught):
+    """Warnings the fits raised (about the data, say), once each, pointing at
+    the caller of ``select``: in the worker threads they pointed at the
+    thread pool, and every restart repeated them."""
+    seen = set()
+    for record in caught:
+        key = (record.category, str(record.message))
+        if key not in seen:
+            seen.add(key)
+            warnings.warn(record.message, stacklevel=external_stacklevel())
 
 
 def _choose_run(runs, exclude_degenerate):
@@ -577,6 +590,6 @@ def _best_row(records, criterion, exclude_degenerate):
     if not eligible:
         warnings.warn("every candidate has a degenerate component; the selected model "
                       "is degenerate too (try fewer components, or reg_covar_relative)",
-                      DegenerateComponentWarning, stacklevel=3)
+                      DegenerateComponentWarning, stacklevel=external_stacklevel())
         eligible = list(range(len(records)))
     return min(eligible, key=lambda i: records[i][criterion])

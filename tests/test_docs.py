@@ -8,14 +8,19 @@
   listed in ``MISSING_EXAMPLES`` and expected to fail, strictly: adding an
   example makes the test pass unexpectedly, and the entry must go).
 * The Sphinx build, warnings as errors (slow; skipped without Sphinx).
+* The README's test command, ``pip install ".[test]"`` then ``pytest``: the
+  ``test`` extra provides every package a test imports optionally, so that no
+  test is skipped for a missing package.
 """
 
 import ast
 import doctest
 import importlib
+import importlib.metadata
 import importlib.util
 import inspect
 import io
+import re
 import shutil
 import subprocess
 import sys
@@ -268,3 +273,69 @@ def test_docs_build_without_warnings(tmp_path):
     assert len(tutorial_images) >= 4, "the tutorial's figures were not produced"
     assert (out / "auto_tutorial" / "plot_em_tutorial.html").is_file()
     shutil.rmtree(out, ignore_errors=True)
+
+
+# ---- the test extra ------------------------------------------------------------------
+
+TESTS = Path(__file__).resolve().parent
+# Import names whose distribution is called otherwise.
+DISTRIBUTION_OF = {"sklearn": "scikit-learn", "sphinx_gallery": "sphinx-gallery"}
+
+
+def normalised(name):
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def optional_imports():
+    """Top-level modules the tests import only if present (``importorskip``,
+    ``find_spec``) or need for the docs build (DOC_REQUIREMENTS), by file."""
+    pattern = re.compile(r"""(?:importorskip|find_spec)\(\s*["']([\w.]+)["']""")
+    found = {}
+    for path in sorted(TESTS.glob("test_*.py")):
+        for module in pattern.findall(path.read_text(encoding="utf-8")):
+            found.setdefault(module.split(".")[0], set()).add(path.name)
+    for module in DOC_REQUIREMENTS:
+        found.setdefault(module, set()).add("test_docs.py (DOC_REQUIREMENTS)")
+    return found
+
+
+def requirements_of_the_test_extra():
+    """Distribution names the ``test`` extra installs, with the extras of
+    each (``dask[array,distributed]`` installs distributed too): from
+    pyproject.toml where it is beside the tests, else from cyem's metadata."""
+    pyproject = TESTS.parent / "pyproject.toml"
+    try:
+        import tomllib
+    except ImportError:                                 # Python < 3.11
+        tomllib = None
+    if tomllib is not None and pyproject.is_file():
+        with open(pyproject, "rb") as f:
+            requirements = tomllib.load(f)["project"]["optional-dependencies"]["test"]
+    else:
+        requirements = [r.split(";")[0] for r in importlib.metadata.requires("cyem") or []
+                        if re.search(r"""extra\s*==\s*["']test["']""", r)]
+    provided = set()
+    for requirement in requirements:
+        match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[([^\]]*)\])?", requirement)
+        provided.add(normalised(match.group(1)))
+        provided.update(normalised(e) for e in (match.group(2) or "").split(",") if e.strip())
+    return provided
+
+
+def test_the_test_extra_provides_every_optional_import():
+    provided = requirements_of_the_test_extra()
+    missing = {module: sorted(files) for module, files in optional_imports().items()
+               if normalised(DISTRIBUTION_OF.get(module, module)) not in provided
+               and module != "cyem"}
+    assert not missing, (
+        f"tests import these only if present, but the 'test' extra in pyproject.toml "
+        f"does not install them (the tests would be skipped): {missing}")
+
+
+def test_every_optional_import_of_the_tests_is_installed():
+    """No test is skipped for a missing package: with ``pip install ".[test]"``
+    this passes; elsewhere it lists what to install, once, instead of a
+    scattering of skips."""
+    absent = sorted(module for module in optional_imports()
+                    if importlib.util.find_spec(module) is None)
+    assert not absent, f'missing test dependencies: {absent}; pip install ".[test]"'

@@ -142,3 +142,96 @@ def test_fixed_is_a_constructor_parameter():
     sklearn_base = pytest.importorskip("sklearn.base")
     model = cyem.GaussianMixture(2, fixed={"means": [0.0, 1.0]})
     assert sklearn_base.clone(model).get_params()["fixed"] == {"means": [0.0, 1.0]}
+
+
+# ---- parameter counts: what is held fixed is not a free parameter -----------
+
+HELD_SUBSETS = [(), ("weights",), ("means",), ("covariances",), ("weights", "means"),
+                ("weights", "covariances"), ("means", "covariances"),
+                ("weights", "means", "covariances")]
+
+
+def free_parameters(K, d, covariance_type, held):
+    """scikit-learn's count -- K - 1 weights, K d means, and the covariance
+    entries of the type -- less the groups that are held fixed."""
+    counts = {"weights": K - 1, "means": K * d,
+              "covariances": {"full": K * d * (d + 1) // 2, "tied": d * (d + 1) // 2,
+                              "diag": K * d, "spherical": K}[covariance_type]}
+    return sum(count for name, count in counts.items() if name not in held)
+
+
+def fixed_values(covariance_type, d, held):
+    """Values for ``fixed``, K = 2, covariances in the shape of ``covariances_``."""
+    means = np.array([[-2.0] * d, [3.0] * d])
+    variances = np.array([1.0, 0.25])
+    covariances = {"full": variances[:, None, None] * np.eye(d),
+                   "tied": 0.5 * np.eye(d),
+                   "diag": np.repeat(variances[:, None], d, axis=1),
+                   "spherical": variances}[covariance_type]
+    values = {"weights": np.array([0.6, 0.4]), "means": means,
+              "covariances": covariances}
+    return {name: values[name] for name in held}
+
+
+def two_groups(d, seed=4):
+    rng = np.random.default_rng(seed)
+    X = np.vstack([rng.normal(-2, 1, (240, d)), rng.normal(3, 0.5, (160, d))])
+    return X[:, 0] if d == 1 else X
+
+
+@pytest.mark.filterwarnings("ignore::cyem.ConvergenceWarning")
+@pytest.mark.parametrize("held", HELD_SUBSETS, ids="+".join)
+@pytest.mark.parametrize("d", [1, 2, 3])
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_held_parameters_are_not_counted(covariance_type, d, held):
+    X = two_groups(d)
+    model = cyem.GaussianMixture(2, covariance_type=covariance_type, random_state=0,
+                                 max_iter=50,
+                                 fixed=fixed_values(covariance_type, d, held) or None)
+    model.fit(X)
+    p = free_parameters(2, d, covariance_type, held)
+    assert model._n_parameters() == p
+    log_lik = model.score_samples(X).sum()
+    n = X.shape[0]
+    assert model.bic(X) == pytest.approx(-2 * log_lik + p * np.log(n), rel=1e-12)
+    assert model.aic(X) == pytest.approx(-2 * log_lik + 2 * p, rel=1e-12)
+    w = np.random.default_rng(5).uniform(0.5, 2.0, n)
+    weighted = w @ model.score_samples(X)
+    assert model.bic(X, sample_weight=w) == pytest.approx(
+        -2 * weighted + p * np.log(w.sum()), rel=1e-12)
+
+
+def test_the_issue_example_counts():
+    x = np.concatenate([np.random.default_rng(6).normal(164, 6, 300),
+                        np.random.default_rng(7).normal(178, 7, 300)])
+    means_held = cyem.GaussianMixture(2, fixed={"means": [164, 178]}).fit(x)
+    assert means_held._n_parameters() == 3            # one weight, two variances
+    all_held = cyem.GaussianMixture(2, fixed={"weights": [0.5, 0.5],
+                                              "means": [164, 178],
+                                              "covariances": [36.0, 49.0]}).fit(x)
+    assert all_held._n_parameters() == 0
+    assert all_held.bic(x) == pytest.approx(-2 * all_held.score(x) * x.size, rel=1e-12)
+
+
+def test_count_survives_save_and_load(tmp_path):
+    x = two_groups(1)
+    model = cyem.GaussianMixture(2, fixed={"means": [-2.0, 3.0]}).fit(x)
+    cyem.save(model, tmp_path / "m.json")
+    assert cyem.load(tmp_path / "m.json")._n_parameters() == model._n_parameters() == 3
+
+
+@pytest.mark.parametrize("d", [1, 2])
+def test_select_table_counts_only_free_parameters(d):
+    X = two_groups(d)
+    types = ("full", "tied", "diag", "spherical")
+    held = ("means",)
+    result = cyem.select(X, n_components=[2], covariance_types=types, n_init=1,
+                         init_params="kmeans", random_state=0,
+                         fixed=fixed_values("full", d, held))
+    n = X.shape[0]
+    for row in result.records:
+        p = free_parameters(2, d, row["covariance_type"], held)
+        assert row["n_parameters"] == p
+        assert row["bic"] == pytest.approx(-2 * row["log_likelihood"] + p * np.log(n),
+                                           rel=1e-12)
+        assert row["aic"] == pytest.approx(-2 * row["log_likelihood"] + 2 * p, rel=1e-12)

@@ -1,4 +1,4 @@
-"""The compiled kernels against independent references (SciPy, NumPy, libm)."""
+"""The compiled kernels against independent references (SciPy, NumPy, mpmath)."""
 
 import math
 
@@ -28,16 +28,115 @@ def reference_stats(x, sample_weight, weights, means, variances):
                            (resp * dev).sum(0), (resp * dev * dev).sum(0)])
 
 
-def test_exp_within_one_ulp_of_libm():
-    rng = np.random.default_rng(0)
-    x = np.concatenate([-rng.exponential(30.0, 200_000), -rng.uniform(0, 1e-6, 1000),
-                        [0.0, -0.5 * math.log(2), -700.0, -707.9]])
-    got = _kernels.exp_nonpos(x)
-    ref = np.array([math.exp(v) for v in x])
-    normal = ref > 2.0 ** -1021
-    rel = np.abs(got[normal] - ref[normal]) / ref[normal]
-    assert rel.max() <= 1.5 * EPS
-    assert got[x == 0.0][0] == 1.0          # exactly 1: labels rely on it
+# ---- exp and log against correctly rounded values ------------------------------------
+#
+# The README: "A vectorised exp and log ... within 1 ulp of libm". The
+# reference here is the exact value (mpmath at 113 bits), and the error is
+# counted in ulps of the correctly rounded result, so that a bound means the
+# same on every platform (libm's own error differs between them).
+#
+# Measured (dense grids below, plus 5e7 random arguments): exp is at most
+# 1.005 ulp off, log at most 1.97 ulp. So the README's "1 ulp" holds for
+# neither, by a little for exp: the strict xfails below keep that visible
+# (each with the worst argument found) until the README states the bounds
+# that the passing tests check:
+# * exp: 1/2 ulp for the final rounding of p = 1 + (r + r^2 h), plus the
+#   rounding carried by the reduced argument r and the sum r + r^2 h, each at
+#   most 1/4 ulp of p when p < 1: EXP_MAX_ULP = 1.1.
+# * log, near s = 1 (exponent e = 0): f = (m - 1)/(m + 1) carries two
+#   roundings, doubled in 2 f, and the final sum one more: LOG_MAX_ULP = 3
+#   in ulps of a result that can be small (it is 0 at s = 1).
+
+EXP_MAX_ULP = 1.1
+LOG_MAX_ULP = 3.0
+LN2 = math.log(2.0)
+WORST_EXP_ARGUMENT = -316.3663517548207     # 1.005 ulp
+WORST_LOG_ARGUMENT = 0.6972776568052043     # 1.97 ulp
+
+
+def ulp_errors(got, args, function):
+    """|got - f(arg)| / ulp(f(arg)) for f = 'exp' or 'log', from f(arg) computed
+    by mpmath to 113 bits. (mpmath's low-level functions on (sign, mantissa,
+    exponent) tuples: several times faster than its mpf objects.)"""
+    libmp = pytest.importorskip("mpmath.libmp")
+    exact_f = {"exp": libmp.mpf_exp, "log": libmp.mpf_log}[function]
+    to_mpf, to_float = libmp.from_float, libmp.to_float
+    errors = np.empty(len(args))
+    for i, (value, arg) in enumerate(zip(np.asarray(got).tolist(),
+                                         np.asarray(args).tolist())):
+        exact = exact_f(to_mpf(arg), 113, "n")
+        ulp = math.ulp(to_float(exact, rnd="n"))
+        # Divide before converting: the difference alone may be subnormal.
+        error = libmp.mpf_div(libmp.mpf_sub(to_mpf(value), exact, 113, "n"),
+                              to_mpf(ulp), 53, "n")
+        errors[i] = abs(to_float(error, rnd="n"))
+    return errors
+
+
+def exp_grid(n_random, seed):
+    """Arguments in [-708, 0]: a uniform grid; both ends of the reduction
+    interval |r| <= ln2 / 2 for every exponent n (x = n ln2 + r), where the
+    rounding is worst; arguments near 0; ``n_random`` uniform ones."""
+    rng = np.random.default_rng(seed)
+    n = np.arange(-1021, 1)
+    edges = np.concatenate([n * LN2 + r for r in (-0.3465, -0.25, 0.25, 0.3465)])
+    x = np.concatenate([np.linspace(-708.0, 0.0, 30_001), edges,
+                        -np.geomspace(1e-300, 1.0, 2000), -rng.uniform(0, 708, n_random),
+                        [WORST_EXP_ARGUMENT]])
+    return x[(x <= 0) & (x >= -708.0)]
+
+
+def log_grid(n_random, seed):
+    """Positive normal arguments: dense in [1/2, 4] (where log is small and its
+    ulp too), around every power of two and its sqrt(2) multiple (where the
+    mantissa switches), over the whole exponent range, and ``n_random`` ones."""
+    rng = np.random.default_rng(seed)
+    powers = 2.0 ** np.arange(-1021, 1024)
+    x = np.concatenate([np.geomspace(0.5, 4.0, 20_001), powers, powers * math.sqrt(2.0),
+                        np.nextafter(powers * math.sqrt(2.0), np.inf),
+                        np.exp(rng.uniform(-700, 700, 5000)),
+                        np.exp(rng.uniform(math.log(0.5), math.log(4.0), n_random)),
+                        [WORST_LOG_ARGUMENT]])
+    return x[np.isfinite(x) & (x >= 2.0 ** -1021)]
+
+
+def assert_within(errors, args, bound, name):
+    worst = int(np.argmax(errors))
+    assert errors[worst] <= bound, f"{name}({args[worst]!r}) is {errors[worst]:.3f} ulp off"
+
+
+@pytest.mark.parametrize("n_random, seed", [
+    (5_000, 0), pytest.param(300_000, 1, marks=pytest.mark.slow)])
+def test_exp_within_its_ulp_bound(n_random, seed):
+    x = exp_grid(n_random, seed)
+    assert_within(ulp_errors(_kernels.exp_nonpos(x), x, "exp"), x, EXP_MAX_ULP, "exp")
+    assert _kernels.exp_nonpos(np.array([0.0]))[0] == 1.0   # exactly 1: labels rely on it
+
+
+@pytest.mark.parametrize("n_random, seed", [
+    (5_000, 0), pytest.param(300_000, 1, marks=pytest.mark.slow)])
+def test_log_within_its_ulp_bound(n_random, seed):
+    s = log_grid(n_random, seed)
+    assert_within(ulp_errors(_kernels.log_pos(s), s, "log"), s, LOG_MAX_ULP, "log")
+    assert _kernels.log_pos(np.array([1.0]))[0] == 0.0
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "README: exp 'within 1 ulp'; exp_nonpos(-316.3663517548207) is 1.005 ulp "
+    "from the exact value (bound by analysis ~1.06). Change the README to 1.1 "
+    "ulp, or round the polynomial more carefully, and delete this test."))
+def test_readme_one_ulp_claim_for_exp():
+    x = np.array([WORST_EXP_ARGUMENT])
+    assert_within(ulp_errors(_kernels.exp_nonpos(x), x, "exp"), x, 1.0, "exp")
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "README: log 'within 1 ulp'; log_pos(0.6972776568052043) is 1.97 ulp from "
+    "the exact value (near s = 1 the result and its ulp are small). Change the "
+    "README to 3 ulp, or use a more accurate reduction, and delete this test."))
+def test_readme_one_ulp_claim_for_log():
+    s = np.array([WORST_LOG_ARGUMENT])
+    assert_within(ulp_errors(_kernels.log_pos(s), s, "log"), s, 1.0, "log")
 
 
 def test_exp_flushes_tiny_and_infinite_arguments_to_zero():
@@ -86,6 +185,29 @@ def test_accumulate_bitwise_identical_for_any_thread_count():
     results = [_kernels.accumulate_stats(x, None, *arrays, t) for t in (1, 2, 3, 8)]
     for other in results[1:]:
         assert np.array_equal(results[0], other)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_float32_data_give_bitwise_the_stats_of_the_same_values_in_float64(weighted):
+    """The float32 kernels convert each value to float64 as they read it, and
+    then run the float64 arithmetic: equal values, equal bits."""
+    rng = np.random.default_rng(6)
+    n, K = 3 * _kernels.BLOCK_SIZE + 77, 4
+    x32 = (rng.normal(0, 3, n) + 1e3).astype(np.float32)
+    x64 = x32.astype(np.float64)
+    sample_weight = rng.uniform(0, 2, n) if weighted else None
+    arrays = _kernels.component_arrays(rng.dirichlet(np.ones(K)), rng.normal(1e3, 3, K),
+                                       rng.uniform(0.3, 4, K))
+    assert np.array_equal(_kernels.accumulate_stats(x32, sample_weight, *arrays, 2),
+                          _kernels.accumulate_stats(x64, sample_weight, *arrays, 2))
+    outputs = []
+    for x in (x32, x64):
+        out = (np.empty(n), np.empty((n, K)), np.empty(n, np.int64))
+        _kernels.evaluate(x, *arrays, 2, out_log_lik=out[0], out_resp=out[1],
+                          out_label=out[2])
+        outputs.append(out)
+    for got32, got64 in zip(*outputs):
+        assert np.array_equal(got32, got64)
 
 
 def test_accumulate_handles_zero_weight_components():
@@ -140,7 +262,7 @@ def test_lloyd_1d_keeps_an_empty_centre_in_place():
     counts, sums, sq_sums, _ = _kernels.lloyd_1d(x, None, centers, 20)
     np.testing.assert_allclose(centers, [0.5, 5.0, 10.0])
     np.testing.assert_array_equal(counts, [20, 0, 5])
-    assert sq_sums[0] == pytest.approx(20 * 0.25)
+    assert sq_sums[0] == pytest.approx(20 * 0.25, rel=1e-15, abs=0)
 
 
 def test_kmeans_plusplus_picks_distinct_data_points():

@@ -141,13 +141,42 @@ def test_missing_matplotlib_says_how_to_install(galaxies_model, monkeypatch):
         plotting.plot_density(model, x)
 
 
-def test_cluster_plot_of_a_cyem_model():
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_cluster_plot_of_a_cyem_model(covariance_type):
     rng = np.random.default_rng(3)
     x = np.concatenate([rng.normal(0, 1, (150, 2)), rng.normal(5, 1, (100, 2))])
-    try:
-        model = cyem.GaussianMixture(2, covariance_type="diag", random_state=0,
-                                     n_threads=1).fit(x)
-    except ValueError:
-        pytest.skip("the estimator is univariate-only here")
-    ax = plotting.plot_model(model, x)
-    assert len(ax.patches) == 2 * 2                  # two ellipses per component
+    model = cyem.GaussianMixture(2, covariance_type=covariance_type, random_state=0,
+                                 n_threads=1).fit(x)
+    ax = plotting.plot_model(model, x, n_std=1.0)
+    assert len(ax.patches) == 2                      # one ellipse per component
+    for k, ellipse in enumerate(ax.patches):
+        # Axes of 1 sd from the eigenvalues of the model's covariance, built
+        # here from covariances_ in scikit-learn's shape for the type.
+        cov = {"full": lambda c: c[k], "tied": lambda c: c,
+               "diag": lambda c: np.diag(c[k]),
+               "spherical": lambda c: c[k] * np.eye(2)}[covariance_type](
+                   model.covariances_)
+        eigval = np.linalg.eigvalsh(cov)
+        assert ellipse.width == pytest.approx(2 * np.sqrt(eigval[1]), rel=1e-12)
+        assert ellipse.height == pytest.approx(2 * np.sqrt(eigval[0]), rel=1e-12)
+        assert np.allclose(ellipse.center, model.means_[k], rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("plot", [plotting.plot_density, plotting.plot_clusters,
+                                  plotting.plot_model])
+@pytest.mark.parametrize("estimator", ["cyem", "sklearn"])
+def test_plotting_an_unfitted_model_raises_not_fitted(plot, estimator):
+    if estimator == "sklearn":
+        model = pytest.importorskip("sklearn.mixture").GaussianMixture(2)
+    else:
+        model = cyem.GaussianMixture(2)
+    figures = plt.get_fignums()
+    with pytest.raises(cyem.NotFittedError,
+                       match="This GaussianMixture instance is not fitted yet"):
+        plot(model, np.random.default_rng(0).normal(size=(50, 2)))
+    assert plt.get_fignums() == figures              # nothing drawn
+
+
+def test_trace_of_an_unfitted_model_raises_not_fitted():
+    with pytest.raises(cyem.NotFittedError, match="not fitted yet"):
+        plotting.plot_trace(cyem.GaussianMixture(2))

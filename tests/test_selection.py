@@ -271,19 +271,6 @@ def test_full_covariances_all_types():
     assert full_covariances(gm).shape == (2, 1, 1)
 
 
-def _fits_multivariate():
-    try:
-        cyem.GaussianMixture(1).fit(np.eye(3)[:, :2] + np.arange(3)[:, None])
-    except ValueError:
-        return False
-    return True
-
-
-multivariate = pytest.mark.skipif(not _fits_multivariate(),
-                                  reason="the estimator is univariate-only here")
-
-
-@multivariate
 def test_select_in_two_dimensions():
     rng = np.random.default_rng(1)
     x = np.concatenate([rng.multivariate_normal([0, 0], [[4, 1.5], [1.5, 1]], 300),
@@ -302,7 +289,6 @@ def test_select_in_two_dimensions():
         assert row["bic"] == pytest.approx(model.bic(x), rel=1e-12)
 
 
-@multivariate
 def test_std_ratio_is_scale_free_in_two_dimensions():
     # One feature in metres, one in millimetres: standardising by the data's
     # variances makes the relative sd independent of units.
