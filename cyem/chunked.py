@@ -59,6 +59,7 @@ from . import _params_md as md
 from . import _validation as v
 from ._em import EMRun, run_em, warn_degenerate
 from ._frame import Frame
+from ._init import start_strategies
 from ._model import make_model
 from .exceptions import ConvergenceWarning, external_stacklevel
 
@@ -581,16 +582,17 @@ def fit_model(estimator, model, init_model, settings, rng):
             f"warm_start: the data ({d} features) and n_components={K} must "
             f"match the fitted model ({estimator.n_features_in_} features, "
             f"{estimator.means_.shape[0]} components)")
-    n_init = 1 if warm else s["n_init"]
+    strategies = [s["init_params"]] if warm else start_strategies(
+        s["init_params"], s["n_init"], all(u is not None for u in user))
     if estimator.fixed is not None:
         held = estimator._validated_fixed(K, d, ctype)
         for m in {id(model): model, id(init_model): init_model}.values():
             m.hold_fixed(**held)
     best = None
     with _single_threaded_blas(ctype, d):
-        for init in range(n_init):
+        for init, strategy in enumerate(strategies):
             start = estimator._fitted_params(model) if warm else \
-                estimator._start(init_model, K, s["init_params"], rng, user)
+                estimator._start(init_model, K, strategy, rng, user)
             run = run_em(model, start, tol=s["tol"], max_iter=s["max_iter"],
                          verbose=s["verbose"], verbose_interval=s["verbose_interval"])
             if s["verbose"]:

@@ -43,6 +43,16 @@ there. Careful optimisation (many restarts) finds such maxima. A fit is flagged
   the diagonal of the data's (weighted) variances; in one dimension simply
   sigma_k / sd(X).
 
+Copies of smaller fits
+----------------------
+EM cannot separate two components that start (or fall) onto the same mean
+and covariance, nor revive one whose weight has underflowed: such a K-component
+fit is a smaller model with its weight split, and its likelihood is that
+model's. The table's ``n_distinct`` counts the components left after dropping
+those with an expected count below ``EMPTY_COUNT`` and merging pairs whose
+Bhattacharyya distance is below ``DUPLICATE_DISTANCE``; ``copy`` is True when
+it is below K (the text table says "copy of K=n_distinct").
+
 With ``exclude_degenerate=True`` (default) each candidate keeps its best
 *non-degenerate* restart, and a degenerate candidate never wins the
 selection. A second, stronger guard is ``reg_covar_relative``: it fits every
@@ -86,7 +96,17 @@ _RESERVED = frozenset({"n_components", "covariance_type", "n_init", "init_params
 
 TABLE_COLUMNS = ("n_components", "covariance_type", "log_likelihood", "n_parameters",
                  "bic", "aic", "icl", "converged", "n_iter", "init_params",
-                 "min_count", "min_std_ratio", "degenerate", "degenerate_runs", "best")
+                 "min_count", "min_std_ratio", "degenerate", "degenerate_runs",
+                 "n_distinct", "copy", "best")
+
+#: A component with a smaller expected count (in points, or units of sample
+#: weight) holds no data: it is empty.
+EMPTY_COUNT = 1e-3
+
+#: Two components closer than this (Bhattacharyya distance) are one component
+#: split in two: a mean difference of ~0.03 standard deviations, or standard
+#: deviations ~3% apart, when the other agrees.
+DUPLICATE_DISTANCE = 1e-4
 
 
 def full_covariances(model):
@@ -175,6 +195,9 @@ class SelectionResult:
         min_std_ratio : smallest component standard deviation / data's
         degenerate : the reported fit has a spurious component
         degenerate_runs : restarts of this candidate that ended degenerate
+        n_distinct : components that are neither empty nor a near-duplicate
+            of another (see the module notes)
+        copy : n_distinct < n_components: the fit is a copy of a smaller one
         best : the chosen candidate
 
         Examples
@@ -246,6 +269,8 @@ class SelectionResult:
             flags = []
             if r["degenerate"]:
                 flags.append("degenerate")
+            if r["copy"]:
+                flags.append(f"copy of K={r['n_distinct']}")
             if r["best"]:
                 flags.append("<- best")
             lines.append(
@@ -342,6 +367,36 @@ def _component_diagnostics(model, total_weight, data_variances):
     return float(counts.min()), float(np.sqrt(max(smallest_eig.min(), 0.0)))
 
 
+def _n_distinct_components(model, total_weight):
+    """Components that are not empty and not near-duplicates of another."""
+    counts = np.asarray(model.weights_, dtype=float) * total_weight
+    covs = full_covariances(model)
+    means = np.asarray(model.means_, dtype=float).reshape(covs.shape[0], -1)
+    alive = [k for k in range(len(counts)) if counts[k] >= EMPTY_COUNT]
+    # Merge near-duplicates transitively (union-find over the pairs).
+    root = {k: k for k in alive}
+
+    def find(k):
+        while root[k] != k:
+            k = root[k]
+        return k
+
+    for i, j in ((i, j) for a, i in enumerate(alive) for j in alive[a + 1:]):
+        if _bhattacharyya(means[i], covs[i], means[j], covs[j]) < DUPLICATE_DISTANCE:
+            root[find(j)] = find(i)
+    return len({find(k) for k in alive})
+
+
+def _bhattacharyya(mean_a, cov_a, mean_b, cov_b):
+    """Bhattacharyya distance between two Gaussians (0 when they are equal)."""
+    cov = 0.5 * (cov_a + cov_b)
+    diff = mean_a - mean_b
+    logdet = np.linalg.slogdet(cov)[1]
+    logdet_a, logdet_b = np.linalg.slogdet(cov_a)[1], np.linalg.slogdet(cov_b)[1]
+    return float(0.125 * diff @ np.linalg.solve(cov, diff)
+                 + 0.5 * (logdet - 0.5 * (logdet_a + logdet_b)))
+
+
 def _total_log_likelihood(model, X, weight):
     log_lik = model.score_samples(X)
     return float(log_lik.sum() if weight is None else weight @ log_lik)
@@ -371,6 +426,7 @@ def _fit_one(X, sample_weight, weight, params, total_weight, data_variances, lim
         "min_count": min_count,
         "min_std_ratio": min_std_ratio,
         "degenerate": min_count < limits[0] or min_std_ratio < limits[1],
+        "n_distinct": _n_distinct_components(model, total_weight),
     }
 
 
@@ -547,6 +603,7 @@ def select(X, n_components=range(1, 10), covariance_types=("full", "tied"),
             "n_iter": int(model.n_iter_), "init_params": model.init_params,
             "min_count": run["min_count"], "min_std_ratio": run["min_std_ratio"],
             "degenerate": bool(run["degenerate"]), "degenerate_runs": n_degenerate,
+            "n_distinct": run["n_distinct"], "copy": run["n_distinct"] < K,
             "best": False,
         })
         models[(K, ct)] = model

@@ -14,7 +14,8 @@ from cyem.selection import full_covariances
 
 TABLE_KEYS = {"n_components", "covariance_type", "log_likelihood", "n_parameters", "bic",
               "aic", "icl", "converged", "n_iter", "init_params", "min_count",
-              "min_std_ratio", "degenerate", "degenerate_runs", "best"}
+              "min_std_ratio", "degenerate", "degenerate_runs", "n_distinct", "copy",
+              "best"}
 
 
 @pytest.fixture(scope="module")
