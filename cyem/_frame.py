@@ -56,10 +56,11 @@ _HEADROOM = 448
 _MIN_SCALE_EXPONENT = -459
 _MAX_SCALE_EXPONENT = 511
 
-#: Rows of the deterministic sample the origin and bulk spread come from; the
-#: same as the chunked scan's uniform sample (``chunked.INIT_SAMPLE_SIZE``), so
-#: that data of up to that many rows get the same frame in memory and in chunks.
-_SAMPLE_ROWS = 100_000
+#: Rows of the deterministic sample the origin and bulk spread come from
+#: (128 kB of float64 per feature: a fit's memory stays O(K d^2) plus this).
+#: The chunked scan takes the same strided sample of its uniform sample, so
+#: data of up to this many rows get the same frame in memory and in chunks.
+_SAMPLE_ROWS = 16384
 
 
 def _power_of_two_at_least(value):
@@ -153,7 +154,7 @@ class Frame:
         """
         lo = np.asarray(lo, dtype=np.float64).ravel()
         hi = np.asarray(hi, dtype=np.float64).ravel()
-        sample = np.asarray(sample, dtype=np.float64).reshape(-1, lo.shape[0])
+        sample = np.asarray(strided_sample(sample), dtype=np.float64).reshape(-1, lo.shape[0])
         origin = _median(sample)
         data_half_reach = max(_half_reach(lo, origin), _half_reach(hi, origin))
         if data_half_reach > 0.5 * MAX_REACH:

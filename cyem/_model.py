@@ -17,23 +17,34 @@ from . import _params as uni
 from . import _params_md as md
 from ._frame import Frame
 from ._threads import threads_for
-from .exceptions import DegenerateComponentWarning
+from .exceptions import DegenerateComponentWarning, external_stacklevel
 
 _EPS = np.finfo(np.float64).eps
 
 
-def _normalised_weights(sample_weight):
-    """Sample weights rescaled by a power of two (exactly) when their mean is
-    far from 1. The fit does not depend on the weights' scale, but the M step
-    adds 10 eps to every count (as scikit-learn does), which would dominate
-    counts made of weights near 1e-20."""
+def weight_exponent(mean_weight):
+    """The power of two e by which sample weights of mean ``mean_weight`` are
+    divided (exactly) inside a model: 0 when the mean is within [2^-10, 2^10].
+    The fit does not depend on the weights' scale, but the M step adds 10 eps
+    to every count (as scikit-learn does), which would dominate counts made of
+    weights near 1e-20. Data in pieces (chunks, dask blocks) must use ONE
+    exponent, from the mean of all the weights, or the pieces would no longer
+    be weighted against each other."""
+    if 2.0 ** -10 <= mean_weight <= 2.0 ** 10:
+        return 0
+    return int(np.frexp(mean_weight)[1])
+
+
+def _normalised_weights(sample_weight, exponent=None):
+    """(sample_weight * 2^-exponent, exponent); exponent None: from the
+    weights' own mean (see ``weight_exponent``)."""
     if sample_weight is None:
-        return None
-    mean = float(np.mean(sample_weight))
-    if 2.0 ** -10 <= mean <= 2.0 ** 10:
-        return sample_weight
-    _, exponent = np.frexp(mean)
-    return np.ldexp(sample_weight, -int(exponent))
+        return None, 0
+    if exponent is None:
+        exponent = weight_exponent(float(np.mean(sample_weight)))
+    if exponent == 0:
+        return sample_weight, 0
+    return np.ldexp(sample_weight, -exponent), exponent
 
 
 def _scaled(values, factor):
@@ -56,7 +67,7 @@ def _representable(variances):
             "Some fitted variances are outside the range of double precision (the "
             "data's spread is too small or too large); they were clipped to "
             f"[{finfo.tiny:.3g}, {finfo.max:.3g}]. Rescale X to fit such data.",
-            DegenerateComponentWarning, stacklevel=4)
+            DegenerateComponentWarning, stacklevel=external_stacklevel())
     return clipped
 
 
@@ -66,15 +77,20 @@ class UnivariateModel:
     n_features = 1
 
     def __init__(self, x, sample_weight, covariance_type, reg_covar, n_threads,
-                 frame=None):
+                 frame=None, start_means=None, weight_exponent=None,
+                 names=("X", "means_init")):
         self.x = x
-        self.sample_weight = _normalised_weights(sample_weight)
-        self.frame = frame if frame is not None else Frame.from_data(x)
+        # weights times 2^-weight_exponent: multiply sums of weights by
+        # 2^weight_exponent to get them in the user's units
+        self.sample_weight, self.weight_exponent = _normalised_weights(
+            sample_weight, weight_exponent)
+        self.frame = frame if frame is not None else Frame.from_data(
+            x, reg_covar=reg_covar, start_means=start_means, names=names)
         self.covariance_type = covariance_type
         self.tied = covariance_type == "tied"
         self.reg_covar = reg_covar / self.frame.scale ** 2
-        # In the frame the data span [-1, 1]: eps^2 is far below any real
-        # variance and keeps every density finite (see _params.m_step).
+        # In the frame the bulk of the data spans ~[-1, 1]: eps^2 is far below
+        # any real variance and keeps every density finite (see _params.m_step).
         self.variance_floor = _EPS ** 2
         self.n_threads = n_threads
         self._workspace = {}
@@ -94,8 +110,10 @@ class UnivariateModel:
             threads_for(self.x.shape[0], 1, params.means.shape[0], self.n_threads),
             self.frame.origin[0], self.frame.inv_scale, block_stats, scratch)
 
-    #: Parameters held fixed (frame units), set with ``hold_fixed``.
+    #: Parameters held fixed (frame units), set with ``hold_fixed``; held
+    #: means also in data units, reported as given.
     fixed = {}
+    held_means = None
 
     def hold_fixed(self, weights=None, means=None, variances=None):
         """Hold any of weights (K,), means (K,) or variances (K,), given in
@@ -104,10 +122,13 @@ class UnivariateModel:
         if weights is not None:
             fixed["weights"] = np.asarray(weights, dtype=np.float64)
         if means is not None:
-            fixed["means"] = f.means_to_frame(np.ravel(means))
+            fixed["means"] = f.means_to_frame(np.ravel(means), "fixed['means']")
         if variances is not None:
-            fixed["variances"] = np.asarray(variances, dtype=np.float64) / f.scale ** 2
+            fixed["variances"] = f.variances_to_frame(variances, "fixed['covariances']")
         self.fixed = fixed
+        # (x - origin) / scale * scale + origin need not give x back: report
+        # held means exactly as the user gave them
+        self.held_means = None if means is None else np.asarray(means, dtype=np.float64)
 
     def apply_fixed(self, params):
         for name, value in self.fixed.items():
@@ -133,25 +154,31 @@ class UnivariateModel:
     def to_data_units(self, params):
         """(weights (K,), means (K, 1), variances (K,)) in data units."""
         f = self.frame
-        return (params.weights.copy(), f.means_from_frame(params.means).reshape(-1, 1),
+        means = f.means_from_frame(params.means) if self.held_means is None else \
+            self.held_means
+        return (params.weights.copy(), np.reshape(means, (-1, 1)).copy(),
                 _representable(_scaled(params.variances, f.scale ** 2)))
 
-    def from_data_units(self, weights, means, variances):
+    def from_data_units(self, weights, means, variances, names=("means", "stds")):
+        """MixtureParams in the frame; ``names`` are the arguments the means
+        and variances came from, for error messages."""
         f = self.frame
         return uni.MixtureParams(np.asarray(weights, dtype=np.float64).copy(),
-                                 f.means_to_frame(np.ravel(means)),
-                                 np.asarray(variances, dtype=np.float64) / f.scale ** 2)
+                                 f.means_to_frame(np.ravel(means), names[0]),
+                                 f.variances_to_frame(variances, names[1]))
 
 
 class MultivariateModel:
     """Data X (n, d), d >= 2, in a frame; parameters are ``_params_md.MDParams``."""
 
     def __init__(self, X, sample_weight, covariance_type, reg_covar, n_threads,
-                 frame=None):
+                 frame=None, start_means=None, weight_exponent=None):
         self.x = X
         self.n_features = X.shape[1]
-        self.sample_weight = _normalised_weights(sample_weight)
-        self.frame = frame if frame is not None else Frame.from_data(X)
+        self.sample_weight, self.weight_exponent = _normalised_weights(
+            sample_weight, weight_exponent)
+        self.frame = frame if frame is not None else Frame.from_data(
+            X, reg_covar=reg_covar, start_means=start_means)
         self.covariance_type = covariance_type
         self.reg_covar = reg_covar / self.frame.scale ** 2
         self.n_threads = n_threads
@@ -176,8 +203,10 @@ class MultivariateModel:
             threads_for(*self.x.shape, means.shape[0], self.n_threads, self.covariance_type),
             self._origin, self._inv_scale, block_stats, scratch)
 
-    #: Parameters held fixed (frame units), set with ``hold_fixed``.
+    #: Parameters held fixed (frame units), set with ``hold_fixed``; held
+    #: means also in data units, reported as given.
     fixed = {}
+    held_means = None
 
     def hold_fixed(self, weights=None, means=None, covariances=None):
         """Hold any of weights (K,), means (K, d) or covariances (scikit-learn's
@@ -186,13 +215,16 @@ class MultivariateModel:
         if weights is not None:
             fixed["weights"] = np.asarray(weights, dtype=np.float64)
         if means is not None:
-            fixed["means"] = f.means_to_frame(means)
+            fixed["means"] = f.means_to_frame(means, "fixed['means']")
         if covariances is not None:
             cov, prec_chol = md.precision_cholesky(
-                np.asarray(covariances, dtype=np.float64) / f.scale ** 2,
+                f.variances_to_frame(covariances, "fixed['covariances']"),
                 self.covariance_type)
             fixed["covariances"], fixed["precisions_cholesky"] = cov, prec_chol
         self.fixed = fixed
+        # (x - origin) / scale * scale + origin need not give x back: report
+        # held means exactly as the user gave them
+        self.held_means = None if means is None else np.asarray(means, dtype=np.float64)
 
     def apply_fixed(self, params):
         for name, value in self.fixed.items():
@@ -220,23 +252,29 @@ class MultivariateModel:
         if self.covariance_type in ("diag", "spherical"):
             cov = _representable(cov)
             prec_chol = 1.0 / np.sqrt(cov)
-        return params.weights.copy(), self.frame.means_from_frame(params.means), cov, prec_chol
+        means = self.frame.means_from_frame(params.means) if self.held_means is None \
+            else np.reshape(self.held_means, params.means.shape).copy()
+        return params.weights.copy(), means, cov, prec_chol
 
     def from_data_units(self, weights, means, covariances, precisions_cholesky=None):
         """MDParams in the frame; the Cholesky factors are recomputed from the
         covariances unless given (scikit-learn's precisions_init path)."""
         s = self.frame.scale
-        cov = np.asarray(covariances, dtype=np.float64) / s ** 2
+        cov = self.frame.variances_to_frame(covariances, "covariances")
         if precisions_cholesky is None:
             cov, prec_chol = md.precision_cholesky(cov, self.covariance_type)
         else:
             prec_chol = np.asarray(precisions_cholesky, dtype=np.float64) * s
         return md.MDParams(self.covariance_type,
                            np.asarray(weights, dtype=np.float64).copy(),
-                           self.frame.means_to_frame(means), cov, prec_chol)
+                           self.frame.means_to_frame(means, "means"), cov, prec_chol)
 
 
-def make_model(x, sample_weight, covariance_type, reg_covar, n_threads, frame=None):
-    """The model family for validated data (1-D x -> univariate)."""
+def make_model(x, sample_weight, covariance_type, reg_covar, n_threads, frame=None,
+               start_means=None, weight_exponent=None):
+    """The model family for validated data (1-D x -> univariate). Without a
+    ``frame``, the model's frame covers the data, ``reg_covar`` and the
+    user's ``start_means`` (data units), see ``Frame.from_summary``."""
     cls = UnivariateModel if x.ndim == 1 else MultivariateModel
-    return cls(x, sample_weight, covariance_type, reg_covar, n_threads, frame)
+    return cls(x, sample_weight, covariance_type, reg_covar, n_threads, frame,
+               start_means, weight_exponent)
