@@ -13,7 +13,9 @@ Fit (:func:`fit_dask`)
    the same frame (``cyem._frame``) as an in-memory fit of the same data --
    and a uniform random sample of at most ``chunked.INIT_SAMPLE_SIZE`` rows
    (random keys per row, the smallest kept at every merge), gathered to the
-   client.
+   client; also the total weight, from which the one power of two that every
+   block's weights are divided by is chosen (as for the whole array in
+   memory: blocks keep their weights relative to each other).
 2. Initialisation on the client, on that sample: the estimator's
    ``init_params`` strategy (k-means++ seeding and Lloyd iterations for the
    default 'kmeans') in memory. No Lloyd pass runs on the cluster; EM itself
@@ -46,7 +48,7 @@ import numpy as np
 from . import _validation as v
 from .chunked import (FrameModel, _as_kernel_array, _check_chunk_weight, _sample_size,
                       check_scan, fit_model, merge_scans, models_from_scan,
-                      scan_chunk)
+                      scan_chunk, scan_weight_exponent)
 
 __all__ = ["fit_dask", "is_dask_array", "predict", "predict_proba", "score",
            "score_samples"]
@@ -192,17 +194,23 @@ class DaskModel(FrameModel):
         Blocks of rows and their weights (or Nones), in order.
     frame, n_features, covariance_type, reg_covar, n_threads
         As ``chunked.FrameModel``; ``n_threads`` is the client's count.
+    weight_exponent : int
+        Every block's weights are divided by 2^weight_exponent
+        (``chunked.scan_weight_exponent`` of the scan of all the blocks), so
+        that the blocks' statistics are in one unit and add up.
     worker_threads : int or None
         The estimator's ``n_threads`` setting, resolved on each worker.
     """
 
     def __init__(self, x_blocks, w_blocks, frame, n_features, covariance_type,
-                 reg_covar, n_threads, worker_threads=None):
-        super().__init__(frame, n_features, covariance_type, reg_covar, n_threads)
+                 reg_covar, n_threads, weight_exponent, worker_threads=None):
+        super().__init__(frame, n_features, covariance_type, reg_covar, n_threads,
+                         weight_exponent)
         self.x_blocks, self.w_blocks = x_blocks, w_blocks
         self.worker_threads = worker_threads
         # What the workers need to build a block's model: no data, no graph.
-        self._block_model = FrameModel(frame, n_features, covariance_type, reg_covar, 1)
+        self._block_model = FrameModel(frame, n_features, covariance_type, reg_covar, 1,
+                                       weight_exponent)
 
     def accumulate(self, params):
         dask, _ = require_dask()
@@ -257,7 +265,8 @@ def fit_dask(estimator, X, sample_weight=None, *, persist=True, init_sample_size
     model, init_model = models_from_scan(
         scan, s, lambda frame: DaskModel(x_blocks, w_blocks, frame, d,
                                          s["covariance_type"], s["reg_covar"],
-                                         s["n_threads"], estimator.n_threads))
+                                         s["n_threads"], scan_weight_exponent(scan),
+                                         estimator.n_threads))
     return fit_model(estimator, model, init_model, s, rng)
 
 

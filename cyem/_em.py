@@ -93,9 +93,17 @@ def warn_degenerate(report):
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class EMResult:
     """Result of :func:`cyem.em`.
+
+    Both log-likelihoods are TOTALS in the units of the sample weights given
+    to :func:`em` (v_i = 1 without them): sum_i v_i log p(x_i), which grows
+    with the number of samples and with the scale of the weights. The
+    estimator's ``lower_bound_`` and ``lower_bounds_`` are instead the MEAN
+    per unit weight, sum_i v_i log p(x_i) / sum_i v_i (scikit-learn's
+    convention): ``history / sum_i v_i`` is the estimator's ``lower_bounds_``
+    from the same start.
 
     Attributes
     ----------
@@ -105,8 +113,11 @@ class EMResult:
         Total log-likelihood sum_i v_i log sum_k w_k g(x_i; k) of the fitted
         (returned) parameters.
     history : ndarray of shape (n_iter,)
-        Total log-likelihood of the parameters entering each iteration; it
-        never decreases (up to rounding).
+        Total log-likelihood (same units) of the parameters entering each
+        iteration, so ``history[-1]`` belongs to the parameters before the
+        last M step and ``log_likelihood`` to those after it; it never
+        decreases (up to rounding). ``repr`` shows only its length and its
+        first and last values.
     n_iter : int
         Iterations performed.
     converged : bool
@@ -137,6 +148,19 @@ class EMResult:
     history: np.ndarray
     n_iter: int
     converged: bool
+
+    def __repr__(self):
+        def short(values):
+            return np.array2string(np.asarray(values), precision=6, threshold=8,
+                                   edgeitems=3, separator=", ")
+
+        h = np.asarray(self.history)
+        history = f"<{h.size} values" + (f", {h[0]:.10g} .. {h[-1]:.10g}>" if h.size
+                                         else ">")
+        return (f"EMResult(n_components={np.size(self.weights)}, n_iter={self.n_iter}, "
+                f"converged={self.converged}, log_likelihood={self.log_likelihood:.10g}, "
+                f"weights={short(self.weights)}, means={short(self.means)}, "
+                f"stds={short(self.stds)}, history={history})")
 
 
 def em(x, weights, means, stds, *, sample_weight=None, tied=False, tol=1e-3,
@@ -176,8 +200,10 @@ def em(x, weights, means, stds, *, sample_weight=None, tied=False, tol=1e-3,
     -------
     EMResult
         The fitted weights, means and standard deviations, the total
-        log-likelihood of those parameters, the log-likelihood history, the
-        number of iterations and whether EM converged.
+        log-likelihood sum_i v_i log p(x_i) of those parameters and the
+        history of totals (in the units of ``sample_weight``, not per unit
+        weight; see :class:`EMResult`), the number of iterations and whether
+        EM converged.
 
     Warns
     -----
@@ -222,29 +248,32 @@ def em(x, weights, means, stds, *, sample_weight=None, tied=False, tol=1e-3,
     v.check_n_components(K, x, sample_weight, name="weights", data_name="x")
     v.warn_if_single_value(x, sample_weight, K)
     m0 = v.check_initial_means(means, K, "means")
-    s0 = v.check_positive_vector(stds, K, "stds", [(K,)])
+    s0 = v.check_positive_vector(stds, K, "stds", [(K,)], limit=v.STD_LIMIT)
     if not isinstance(tied, (bool, np.bool_)):
         raise TypeError(f"tied must be a bool, got {tied!r}")
     tol = v.check_real(tol, "tol", 0.0)
     reg_covar = v.check_real(reg_covar, "reg_covar", 0.0)
+    v.warn_if_reg_covar_dominates(x, reg_covar)
     max_iter = v.check_int(max_iter, "max_iter", 1)
     n_threads = effective_n_threads(n_threads)
     variances = s0 ** 2
     if tied:
         variances = np.full(K, np.dot(w0, variances))
     model = UnivariateModel(x, sample_weight, "tied" if tied else "full", reg_covar,
-                            n_threads)
+                            n_threads, start_means=m0, names=("x", "means"))
     run = run_em(model, model.from_data_units(w0, m0, variances), tol=tol,
                  max_iter=max_iter)
     warn_degenerate(run.report)
     final = model.accumulate(run.params)
-    total_weight = final[1]
+    # The model divided the weights by 2^weight_exponent (exact): back to the
+    # user's units, so that the totals are sum_i v_i log p(x_i) with their v_i.
+    log_lik, total_weight = np.ldexp(final[:2], model.weight_exponent)
     weights, means, variances = model.to_data_units(run.params)
     return EMResult(
         weights=weights,
         means=means.ravel(),
         stds=np.sqrt(variances),
-        log_likelihood=float(final[0] + total_weight * model.log_lik_shift()),
+        log_likelihood=float(log_lik + total_weight * model.log_lik_shift()),
         history=np.asarray(run.lower_bounds) * total_weight,
         n_iter=run.n_iter,
         converged=run.converged,

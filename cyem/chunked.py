@@ -36,6 +36,16 @@ validates every chunk and draws the initialisation sample. The frame is
 therefore the one an in-memory fit of the same data would use. A stream
 (:func:`partial_fit`) fixes its frame from its first chunk and keeps it.
 
+Sample weights
+--------------
+The kernels see the weights divided by a power of two (exact) when their mean
+is far from 1 (``cyem._model.weight_exponent``). A batch fit chooses that
+power ONCE, from the mean of all the weights found by the frame pass, and
+divides every chunk's weights by it, so that the chunks' statistics stay in
+one unit and add up to the in-memory fit's. :func:`partial_fit` divides each
+chunk's statistics by the chunk's total weight and weighs the chunk against
+the others by that total (see its docstring).
+
 Initialisation (:func:`fit_chunks`)
 -----------------------------------
 The estimator's ``init_params`` strategy runs, in memory, on a uniform random
@@ -60,7 +70,7 @@ from . import _validation as v
 from ._em import EMRun, run_em, warn_degenerate
 from ._frame import Frame
 from ._init import start_strategies
-from ._model import make_model
+from ._model import make_model, weight_exponent
 from .exceptions import ConvergenceWarning, external_stacklevel
 
 __all__ = ["ChunkedModel", "fit_chunks", "partial_fit", "DEFAULT_ALPHA", "DEFAULT_T0"]
@@ -342,10 +352,10 @@ class Scan:
         """Keys at or above this cannot enter a full reservoir."""
         return float(self.keys[-1]) if self.keys.size else 1.0
 
-    def frame(self):
-        """The frame ``Frame.from_data`` gives for all the scanned data: only
-        the extremes enter it, so it is computed from them."""
-        return Frame.from_data(np.stack([self.lo, self.hi]))
+    def frame(self, reg_covar=0.0):
+        """The frame of the scanned data (``Frame.from_summary``): the
+        extremes, and the uniform sample for the median and the bulk's spread."""
+        return Frame.from_summary(self.lo, self.hi, self.sample_x, reg_covar=reg_covar)
 
 
 def _random_subset(rng, n, k):
@@ -464,6 +474,16 @@ def check_scan(scan):
         raise ValueError("sample_weight is zero everywhere: nothing to fit")
 
 
+def scan_weight_exponent(scan):
+    """The power of two by which EVERY chunk's sample weights are divided
+    (``cyem._model.weight_exponent`` of the mean of all the weights, as in an
+    in-memory fit of the same data): one factor for the whole fit, so that the
+    chunks keep their weights relative to each other."""
+    if scan.sample_w is None:
+        return 0
+    return weight_exponent(scan.total_weight / scan.n_samples)
+
+
 # ============================================================================
 # Models over data that are not one in-memory array
 # ============================================================================
@@ -473,13 +493,22 @@ class FrameModel:
     of ``cyem._model`` for data of ``n_features`` features. Subclasses supply
     ``accumulate``; :meth:`chunk_model` gives the in-memory model of one chunk
     in this frame, whose ``accumulate`` is the one kernel pass.
+
+    ``weight_exponent`` (see ``cyem._model.weight_exponent``) is the one power
+    of two by which every chunk's sample weights are divided, so that the
+    chunks' statistics stay in one unit and add up: a batch fit passes the
+    exponent of all the data (:func:`scan_weight_exponent`). None lets each
+    chunk use its own, which only a caller that never adds statistics of
+    different chunks may do (online EM divides every chunk's by its weight).
     """
 
-    def __init__(self, frame, n_features, covariance_type, reg_covar, n_threads):
+    def __init__(self, frame, n_features, covariance_type, reg_covar, n_threads,
+                 weight_exponent=None):
         self.frame = frame
         self.n_features = n_features
         self.covariance_type = covariance_type
         self.n_threads = n_threads
+        self.weight_exponent = weight_exponent
         self._reg_covar_data = reg_covar          # in the data's units
         empty = np.zeros(1) if n_features == 1 else np.zeros((1, n_features))
         # The M step and the conversions only need the frame and the settings:
@@ -494,7 +523,8 @@ class FrameModel:
     def chunk_model(self, x, sample_weight, n_threads=None):
         """In-memory model of one chunk (kernel-ready arrays) in this frame."""
         return make_model(x, sample_weight, self.covariance_type, self._reg_covar_data,
-                          self.n_threads if n_threads is None else n_threads, self.frame)
+                          self.n_threads if n_threads is None else n_threads, self.frame,
+                          weight_exponent=self.weight_exponent)
 
     def m_step(self, stats, params):
         return self._template.m_step(stats, params)
@@ -533,10 +563,15 @@ class ChunkedModel(FrameModel):
     reg_covar : float
         In the data's units.
     n_threads : int
+    weight_exponent : int
+        Every chunk's weights are divided by 2^weight_exponent
+        (:func:`scan_weight_exponent` of the source's scan).
     """
 
-    def __init__(self, source, frame, n_features, covariance_type, reg_covar, n_threads):
-        super().__init__(frame, n_features, covariance_type, reg_covar, n_threads)
+    def __init__(self, source, frame, n_features, covariance_type, reg_covar, n_threads,
+                 weight_exponent):
+        super().__init__(frame, n_features, covariance_type, reg_covar, n_threads,
+                         weight_exponent)
         self.source = source
 
     def accumulate(self, params):
@@ -621,7 +656,8 @@ def models_from_scan(scan, settings, make_data_model):
         warnings.warn("X has a single distinct value: the fitted variance is "
                       "reg_covar (or a tiny floor if reg_covar is 0)",
                       UserWarning, stacklevel=external_stacklevel())
-    frame = scan.frame()
+    v.warn_if_reg_covar_dominates(scan.sample_x, s["reg_covar"])
+    frame = scan.frame(s["reg_covar"])
     init_model = make_model(scan.sample_x, scan.sample_w, s["covariance_type"],
                             s["reg_covar"], s["n_threads"], frame)
     return make_data_model(frame), init_model
@@ -677,7 +713,7 @@ def fit_chunks(estimator, source, sample_weight_source=None, *, chunk_size=None,
     model, init_model = models_from_scan(
         scan, s, lambda frame: ChunkedModel(src, frame, scan.n_features,
                                             s["covariance_type"], s["reg_covar"],
-                                            s["n_threads"]))
+                                            s["n_threads"], scan_weight_exponent(scan)))
     return fit_model(estimator, model, init_model, s, rng)
 
 
@@ -785,8 +821,27 @@ def stats_from_moments(moments, params):
 
 
 def step_size(t, alpha=DEFAULT_ALPHA, t0=DEFAULT_T0):
-    """gamma_t = (t + t0)^-alpha, the weight of the t-th chunk after the first."""
+    """gamma_t = (t + t0)^-alpha, the step of the t-th chunk after the first
+    when every chunk carries the same total weight."""
     return float((t + t0) ** -alpha)
+
+
+def weighted_step(gamma, relative_weight):
+    """The step of a chunk whose total weight is ``relative_weight`` (r) times
+    the mean total weight of the chunks before it:
+    r gamma / (1 + (r - 1) gamma) = gamma / (gamma + (1 - gamma) / r).
+
+    The old statistics keep their share (1 - gamma) and the chunk gets gamma
+    per mean chunk's worth of weight, renormalised: gamma for r = 1; about
+    r gamma when r gamma is small (the weighted stochastic-approximation
+    step); 1 as r -> infinity and 0 as r -> 0. With gamma_t = 1 / (t + 1)
+    (alpha = 1, t0 = 1) it is W_t / (W_0 + ... + W_t): the running average
+    of the chunks' statistics weighted by their total weights.
+    """
+    if relative_weight == 1.0 or gamma == 1.0:
+        return gamma
+    with np.errstate(divide="ignore", over="ignore"):
+        return float(gamma / (gamma + (1.0 - gamma) / np.float64(relative_weight)))
 
 
 class OnlineEM:
@@ -798,6 +853,7 @@ class OnlineEM:
         self.params = params
         self.moments = None
         self.n_chunks = 0
+        self.mean_chunk_weight = 0.0        # in the user's units
         self.history = []
         self.settings = (settings["n_components"], settings["covariance_type"],
                          settings["reg_covar"])
@@ -815,15 +871,32 @@ class OnlineEM:
         stats = chunk_model.accumulate(self.params)
         self.history.append(float(stats[0] / stats[1] + self.model.log_lik_shift()))
         del self.history[:-ONLINE_HISTORY]
+        # the chunk model divided the weights by 2^weight_exponent
+        chunk_weight = float(np.ldexp(stats[1], chunk_model.weight_exponent))
         new = moments_from_stats(stats, self.params)
         if self.moments is None:
             self.moments = new
         else:
-            self.moments = blend(self.moments, new, step_size(self.n_chunks, alpha, t0))
+            gamma = weighted_step(step_size(self.n_chunks, alpha, t0),
+                                  chunk_weight / self.mean_chunk_weight)
+            self.moments = blend(self.moments, new, gamma)
+        # a running mean cannot overflow where a running sum of weights could
+        self.mean_chunk_weight += ((chunk_weight - self.mean_chunk_weight)
+                                   / (self.n_chunks + 1))
         self.n_chunks += 1
         self.params, report = self.model.m_step(*stats_from_moments(self.moments,
                                                                      self.params))
         return report
+
+
+def _stream_weights(sample_weight, n_rows):
+    """A chunk's validated weights for ``partial_fit``. A scalar is kept as a
+    weight of every row: unlike in ``fit`` it matters, since it weighs the
+    chunk against the stream's other chunks."""
+    w = v.check_sample_weight(sample_weight, n_rows)
+    if w is None and sample_weight is not None:
+        w = np.full(n_rows, float(sample_weight))
+    return w
 
 
 def partial_fit(estimator, X, sample_weight=None, *, alpha=DEFAULT_ALPHA, t0=DEFAULT_T0):
@@ -835,13 +908,33 @@ def partial_fit(estimator, X, sample_weight=None, *, alpha=DEFAULT_ALPHA, t0=DEF
     (Cappe and Moulines, 2009, "On-line expectation-maximization algorithm for
     latent data models", JRSS B 71(3)):
 
-        s_t = (1 - gamma_t) s_{t-1} + gamma_t * stats(chunk_t; theta_{t-1}) / W_t
-        theta_t = M(s_t),        gamma_t = (t + t0)^-alpha  (t = 1, 2, ...)
+        s_t = (1 - g_t) s_{t-1} + g_t * stats(chunk_t; theta_{t-1}) / W_t
+        theta_t = M(s_t)
 
     where stats(chunk; theta) is the fused kernel pass (E step and sums) with
     the current parameters and W_t the chunk's total weight. The statistics are
     kept as centred moments (:class:`Moments`), so that chunks whose sums were
     shifted by different means average exactly.
+
+    Sample weights are in one unit across calls: a row of weight 2000 counts
+    2000 times a row of weight 1 of another call, as in ``fit``. The step is
+
+        g_t = r_t gamma_t / (1 + (r_t - 1) gamma_t),   gamma_t = (t + t0)^-alpha,
+        r_t = W_t / mean(W_0, ..., W_{t-1})            (t = 1, 2, ...)
+
+    (:func:`weighted_step`): a chunk carrying r times the weight of the
+    earlier chunks' mean moves the statistics about as far as r such chunks
+    would (r gamma_t while that is small; the chunk replaces the statistics as
+    r grows, and is ignored as r -> 0). Hence:
+
+    - chunks of equal total weight (the usual stream of equal-sized,
+      unweighted chunks) take exactly the steps gamma_t;
+    - multiplying every weight of every call by one constant changes nothing;
+    - multiplying one call's weights by c weighs that chunk c times more
+      against the others (a scalar ``sample_weight`` included); a chunk of
+      twice the rows likewise counts twice;
+    - with alpha = 1 and t0 = 1, s_t is exactly the average of the chunks'
+      per-unit-weight statistics weighted by their total weights W_t.
 
     The first call (t = 0) fixes the frame from its chunk, starts the
     parameters with the estimator's ``init_params`` on that chunk (or its
@@ -856,11 +949,11 @@ def partial_fit(estimator, X, sample_weight=None, *, alpha=DEFAULT_ALPHA, t0=DEF
     and Moulines use and close to the 0.5-0.7 range Liang and Klein (2009,
     "Online EM for unsupervised models", NAACL) found best for mini-batches:
     early statistics, computed with poor parameters, are forgotten quickly.
-    alpha = 1 with t0 = 0 would weight all chunks equally (a running average),
-    the most efficient choice once the parameters are good but the slowest to
-    forget a bad start. t0 = 2 (Liang and Klein's offset) makes the first step
-    3^-0.6 = 0.52 rather than 1, so the second chunk does not simply replace
-    the first. At t = 200 the step is ~0.04: the estimate then averages
+    alpha = 1 with t0 = 1 weights all chunks by their total weight (a running
+    average), the most efficient choice once the parameters are good but the
+    slowest to forget a bad start. t0 = 2 (Liang and Klein's offset) makes the
+    first step 3^-0.6 = 0.52 rather than 1, so the second chunk does not
+    simply replace the first. At t = 200 the step is ~0.04: the estimate then averages
     roughly 2/gamma ~ 50 chunks.
 
     Parameters
@@ -869,7 +962,9 @@ def partial_fit(estimator, X, sample_weight=None, *, alpha=DEFAULT_ALPHA, t0=DEF
     X : array-like of shape (n_samples,) or (n_samples, n_features)
         One chunk; the first one must hold at least n_components distinct
         values (rows).
-    sample_weight : array-like of shape (n_samples,), optional
+    sample_weight : array-like of shape (n_samples,) or positive float, optional
+        In the same units in every call (see above); a scalar weighs every
+        row of this chunk alike.
     alpha : float in (0.5, 1], default 0.6
     t0 : float >= 0, default 2.0
 
@@ -897,10 +992,10 @@ def partial_fit(estimator, X, sample_weight=None, *, alpha=DEFAULT_ALPHA, t0=DEF
         state = None
     if state is None:
         x = v.check_data(X, "X")
-        w = v.check_sample_weight(sample_weight, x.shape[0])
+        w = _stream_weights(sample_weight, x.shape[0])
         K = v.check_n_components(s["n_components"], x, w)
         d = 1 if x.ndim == 1 else x.shape[1]
-        frame = Frame.from_data(x)
+        frame = Frame.from_data(x, reg_covar=s["reg_covar"])
         chunk_model = make_model(x, w, ctype, s["reg_covar"], s["n_threads"], frame)
         fitted = hasattr(estimator, "means_") and estimator.means_.shape == (K, d)
         with _single_threaded_blas(ctype, d):
@@ -911,11 +1006,13 @@ def partial_fit(estimator, X, sample_weight=None, *, alpha=DEFAULT_ALPHA, t0=DEF
                 params = estimator._start(chunk_model, K, s["init_params"],
                                           _check_random_state(estimator.random_state),
                                           user)
-        state = OnlineEM(FrameModel(frame, d, ctype, s["reg_covar"], s["n_threads"]),
-                         params, s)
+        # weight_exponent None: each chunk's statistics are divided by its own
+        # total weight before they meet another chunk's (OnlineEM.update)
+        state = OnlineEM(FrameModel(frame, d, ctype, s["reg_covar"], s["n_threads"],
+                                    weight_exponent=None), params, s)
     else:
         x = v.check_data(X, "X", n_features_expected=state.model.n_features)
-        w = v.check_sample_weight(sample_weight, x.shape[0])
+        w = _stream_weights(sample_weight, x.shape[0])
         chunk_model = state.model.chunk_model(x, w, s["n_threads"])
     with _single_threaded_blas(ctype, state.model.n_features):
         report = state.update(chunk_model, alpha, t0)

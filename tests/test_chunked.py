@@ -177,6 +177,26 @@ def test_list_of_multivariate_chunks_equals_in_memory():
         assert_same_fit(got, GaussianMixture(**settings).fit(X))
 
 
+def test_chunks_keep_their_weights_relative_to_each_other():
+    """Issue 19: each chunk divided its weights by its own power of two, so a
+    chunk of weights 2000 counted as much as a chunk of weights 1. Every
+    chunk source must give the in-memory fit (about [0.009, 0.991])."""
+    rng = np.random.default_rng(0)
+    x = np.r_[rng.normal(0, 1, 5000), rng.normal(5, 1, 5000)]
+    w = np.r_[np.ones(5000), np.full(5000, 2000.0)]
+    settings = dict(n_components=2, weights_init=[.5, .5], means_init=[[0.], [5.]],
+                    precisions_init=[[[1.]]] * 2, tol=0.0, max_iter=100)
+    want = GaussianMixture(**settings).fit(x, sample_weight=w)
+    assert want.weights_[0] < 0.05                   # the heavy group dominates
+    got = chunked.fit_chunks(GaussianMixture(**settings), x, w, chunk_size=5000)
+    assert_same_fit(got, want, rtol=1e-12)
+    # one chunk per group, weights as chunks too (callables)
+    got = chunked.fit_chunks(GaussianMixture(**settings),
+                             lambda: iter([x[:5000], x[5000:]]),
+                             lambda: iter([w[:5000], w[5000:]]))
+    assert_same_fit(got, want, rtol=1e-12)
+
+
 def test_one_shot_generator_is_refused():
     gen = (np.zeros(10) for _ in range(3))
     with pytest.raises(TypeError, match="callable that returns a fresh iterator"):
@@ -309,15 +329,35 @@ def test_step_sizes():
     assert chunked.step_size(5, alpha=1.0, t0=0.0) == pytest.approx(0.2)
 
 
+def test_weighted_step_sizes():
+    """A chunk of r times the earlier chunks' mean weight: the plain step for
+    r = 1 (bitwise, so equal-weight streams are unchanged); with
+    gamma_t = 1/(t + 1) the exact share W_t / (W_0 + ... + W_t) of a
+    weighted running average; about r gamma for small steps; 0 and 1 at the
+    limits."""
+    gamma = chunked.step_size(7)
+    assert chunked.weighted_step(gamma, 1.0) == gamma
+    rng = np.random.default_rng(11)
+    W = 10.0 ** rng.uniform(-6, 6, 12)
+    for t in range(1, W.size):
+        share = chunked.weighted_step(chunked.step_size(t, alpha=1.0, t0=1.0),
+                                      W[t] / W[:t].mean())
+        assert share == pytest.approx(W[t] / W[:t + 1].sum(), rel=1e-13)
+    assert chunked.weighted_step(1e-6, 3.0) == pytest.approx(3e-6, rel=1e-5)
+    assert chunked.weighted_step(0.3, 1e300) == 1.0
+    assert chunked.weighted_step(0.3, 0.0) == 0.0
+
+
 def test_chunked_model_frame_is_the_in_memory_frame():
     rng = np.random.default_rng(10)
-    X = rng.normal(size=(50_000, 3)) * [1, 1e-3, 1e3] + [0, 1e9, -5]
+    # up to the frame's sample size (16384 rows) the two frames are identical
+    X = rng.normal(size=(16_000, 3)) * [1, 1e-3, 1e3] + [0, 1e9, -5]
     scan = chunked.scan_source(chunked.as_source(X, chunk_size=4096), seed=0)
     frame = scan.frame()
     want = Frame.from_data(X)
     np.testing.assert_array_equal(frame.origin, want.origin)
     assert frame.scale == want.scale
-    assert scan.n_samples == X.shape[0] and scan.sample_x.shape == (50_000, 3)
+    assert scan.n_samples == X.shape[0] and scan.sample_x.shape == (16_000, 3)
 
 
 def test_initialisation_sample_is_uniform_over_the_source():

@@ -71,6 +71,23 @@ def test_univariate_fit_equals_in_memory(client, da):
     assert_same_fit(got, want)
 
 
+def test_blocks_keep_their_weights_relative_to_each_other(client, da):
+    """Issue 19: every block divided its weights by its own power of two, so
+    a block of weights 2000 counted as much as a block of weights 1."""
+    from cyem._dask import fit_dask
+
+    rng = np.random.default_rng(0)
+    x = np.r_[rng.normal(0, 1, 5000), rng.normal(5, 1, 5000)]
+    w = np.r_[np.ones(5000), np.full(5000, 2000.0)]
+    settings = dict(n_components=2, weights_init=[.5, .5], means_init=[[0.], [5.]],
+                    precisions_init=[[[1.]]] * 2, tol=0.0, max_iter=100)
+    want = GaussianMixture(**settings).fit(x, sample_weight=w)
+    assert want.weights_[0] < 0.05                   # the heavy group dominates
+    got = fit_dask(GaussianMixture(**settings), da.from_array(x, chunks=3000),
+                   da.from_array(w, chunks=(5000, 2000, 3000)))
+    assert_same_fit(got, want, rtol=1e-12)
+
+
 def test_multivariate_full_fit_equals_in_memory(client, da):
     from cyem._dask import fit_dask
 
