@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._accel import GAP_TOL, AcceleratedEM, aitken_gap
 from ._model import UnivariateModel
 from ._params import MStepReport
 from ._threads import effective_n_threads
@@ -19,10 +20,17 @@ from .exceptions import DegenerateComponentWarning, external_stacklevel
 
 @dataclass
 class EMRun:
-    """Outcome of one EM run (internal)."""
+    """Outcome of one EM run (internal).
+
+    ``n_iter`` counts kernel passes (EM steps); ``lower_bounds`` holds the
+    mean log-likelihood of every parameter set the run kept, in order: one
+    per pass for plain EM, fewer with acceleration (rejected extrapolations
+    and the EM steps spent on Newton's Jacobian-vector products are not
+    kept). It never decreases (up to rounding).
+    """
 
     params: object          # MixtureParams or MDParams, in the model's frame
-    lower_bounds: list = field(default_factory=list)   # mean log-lik per iteration
+    lower_bounds: list = field(default_factory=list)   # mean log-lik per kept set
     n_iter: int = 0
     converged: bool = False
     report: MStepReport = field(default_factory=MStepReport)
@@ -32,18 +40,41 @@ class EMRun:
         return self.lower_bounds[-1] if self.lower_bounds else -np.inf
 
 
-def run_em(model, params, *, tol, max_iter, verbose=0, verbose_interval=10):
-    """Iterate EM on ``model`` (``cyem._model``) from ``params`` (in its frame)
-    until the mean log-likelihood changes by less than ``tol`` or ``max_iter``
-    iterations are done.
+def run_em(model, params, *, tol, max_iter, verbose=0, verbose_interval=10,
+           accelerate=None):
+    """Run EM on ``model`` (``cyem._model``, ``chunked`` or ``_dask``) from
+    ``params`` (in its frame); at most ``max_iter`` kernel passes.
 
-    The lower bound recorded for an iteration is the log-likelihood of the
-    parameters that entered it (per unit of sample weight, in the data's
-    units), so the last one belongs to the parameters before the final M step:
-    scikit-learn's convention, kept so that the two libraries report the same
-    numbers.
+    Parameters
+    ----------
+    tol : float or None
+        None, cyem's rule: stop once the gain in mean log-likelihood (per
+        unit of sample weight) still available from the current parameters
+        is estimated to be at most ``_accel.GAP_TOL`` = 1e-10 -- by a full
+        Newton step that gains less than that when acceleration is on, by
+        Aitken's estimate of the limit for plain EM. A number,
+        scikit-learn's rule: stop when the mean log-likelihood changes by
+        less than ``tol`` between two iterations.
+    accelerate : bool or None
+        SQUAREM then Newton steps (``cyem._accel``); None: on with cyem's
+        rule, off with scikit-learn's, so that a numeric ``tol`` reproduces
+        scikit-learn's iterations exactly.
+
+    The lower bound recorded for a kept parameter set is its log-likelihood
+    (per unit of sample weight, in the data's units), and the parameters
+    returned are the EM image of the last kept set: so the last lower bound
+    belongs to the parameters before the final M step, scikit-learn's
+    convention.
     """
+    if accelerate is None:
+        accelerate = tol is None
     run = EMRun(params=params)
+    if accelerate:
+        fit = AcceleratedEM(model, params, max_iter, run.report, tol=tol,
+                            verbose=verbose, verbose_interval=verbose_interval).run()
+        run.params, run.lower_bounds = fit.image, fit.lower_bounds
+        run.n_iter, run.converged = fit.n_passes, fit.converged
+        return run
     shift = model.log_lik_shift()
     lower_bound = -np.inf
     for n_iter in range(1, max_iter + 1):
@@ -58,7 +89,8 @@ def run_em(model, params, *, tol, max_iter, verbose=0, verbose_interval=10):
         change = lower_bound - prev_lower_bound
         if verbose >= 2 and n_iter % verbose_interval == 0:
             print(f"  Iteration {n_iter}\t lower bound {lower_bound:.10g}\t change {change:.3g}")
-        if abs(change) < tol:
+        if abs(change) < tol if tol is not None else \
+                aitken_gap(run.lower_bounds) <= GAP_TOL:
             run.converged = True
             break
     return run

@@ -224,6 +224,16 @@ def check_real(value, name, minimum, inclusive=True):
     return value
 
 
+def check_tol(value, name="tol"):
+    """The estimator's ``tol``: 'auto' (returned as None: cyem's stopping rule,
+    see ``cyem._em.run_em``) or a real number >= 0 (scikit-learn's rule)."""
+    if isinstance(value, str):
+        if value == "auto":
+            return None
+        raise TypeError(f"{name} must be 'auto' or a real number >= 0, got {value!r}")
+    return check_real(value, name, 0.0)
+
+
 def check_choice(value, name, choices):
     if not isinstance(value, str) or value not in choices:
         options = ", ".join(repr(c) for c in choices)

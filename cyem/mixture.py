@@ -119,13 +119,27 @@ class GaussianMixture:
         "V") and differ only in the shapes of ``covariances_`` and
         ``precisions_``; 'tied' shares one variance among all components
         (mclust's "E").
-    tol : float, default=1e-3
-        Convergence threshold on the change of the mean log-likelihood.
+    tol : 'auto' or float, default='auto'
+        Stopping rule. 'auto' (cyem's rule) runs accelerated EM to the optimum
+        from each start: SQUAREM extrapolation (Varadhan and Roland, 2008),
+        then Newton steps on the EM fixed point, every kept step finished by
+        a plain EM step and never lowering the log-likelihood; it stops once
+        the gain still available is estimated to be at most 1e-10 in mean
+        log-likelihood per unit of sample weight (by a full Newton step that
+        gains less, or by the gain and rate of two EM steps when EM converges
+        fast). That is 1e-8 relative or better whenever the mean
+        log-likelihood exceeds 0.01 in size, and does not depend on the
+        data's units. A number selects scikit-learn's rule, exactly: plain EM,
+        stopped when the mean log-likelihood changes by less than ``tol``
+        between two iterations -- ``tol=1e-3`` reproduces scikit-learn's
+        iterates from the same start, and its tendency to stop early on a
+        slow stretch (its issue #10122).
     reg_covar : float, default=1e-6
         Non-negative value added to every variance (the diagonal of every
         covariance matrix), in the data's units squared.
-    max_iter : int, default=100
-        EM iterations per initialisation (>= 1).
+    max_iter : int, default=1000
+        Kernel passes over the data (EM steps) per initialisation (>= 1);
+        scikit-learn's default is 100.
     n_init : int or None, default=None
         Number of initialisations of ``init_params``; the one with the highest
         log-likelihood is kept (scikit-learn's meaning). None (cyem's default)
@@ -184,15 +198,19 @@ class GaussianMixture:
     stds_ : ndarray of shape (n_components,)
         Standard deviations sigma_k; univariate models only.
     converged_ : bool
-        Whether the best run's mean log-likelihood settled within ``tol``.
+        Whether the best run met the stopping rule (see ``tol``).
     n_iter_ : int
-        EM iterations of the best run.
+        Kernel passes over the data (EM steps) of the best run: with
+        ``tol='auto'`` these include the steps of rejected extrapolations and
+        those spent on Newton steps, so ``n_iter_`` measures the work done.
     lower_bound_ : float
         Mean log-likelihood (per unit of sample weight) of the best run,
         computed with the parameters before its last M step (as scikit-learn).
     lower_bounds_ : list of float
-        The same quantity at every iteration of the best run: the
-        log-likelihood history, which never decreases.
+        The same quantity for every parameter set the best run kept: the
+        log-likelihood history, which never decreases. One per pass with a
+        numeric ``tol`` (``len(lower_bounds_) == n_iter_``, as scikit-learn);
+        fewer than ``n_iter_`` with ``tol='auto'``.
     n_features_in_ : int
         Number of features seen during ``fit``.
     feature_names_in_ : ndarray of shape (n_features_in_,), dtype object
@@ -243,8 +261,8 @@ class GaussianMixture:
     ((2, 2), (2, 2))
     """
 
-    def __init__(self, n_components=1, *, covariance_type="full", tol=1e-3,
-                 reg_covar=1e-6, max_iter=100, n_init=None, init_params="kmeans",
+    def __init__(self, n_components=1, *, covariance_type="full", tol="auto",
+                 reg_covar=1e-6, max_iter=1000, n_init=None, init_params="kmeans",
                  weights_init=None, means_init=None, precisions_init=None,
                  random_state=None, warm_start=False, verbose=0, verbose_interval=10,
                  n_threads=None, fixed=None):
@@ -355,7 +373,7 @@ class GaussianMixture:
             n_components=v.check_int(self.n_components, "n_components", 1),
             covariance_type=v.check_choice(self.covariance_type, "covariance_type",
                                            COVARIANCE_TYPES),
-            tol=v.check_real(self.tol, "tol", 0.0),
+            tol=v.check_tol(self.tol),
             reg_covar=v.check_real(self.reg_covar, "reg_covar", 0.0),
             max_iter=v.check_int(self.max_iter, "max_iter", 1),
             n_init=None if self.n_init is None else v.check_int(self.n_init, "n_init", 1),
@@ -400,9 +418,9 @@ class GaussianMixture:
     def fit(self, X, y=None, sample_weight=None):
         """Estimate the model parameters with EM.
 
-        Runs ``n_init`` initialisations, each followed by EM until the mean
-        log-likelihood changes by less than ``tol`` or ``max_iter`` iterations are
-        done, and keeps the run with the highest log-likelihood.
+        Runs ``n_init`` initialisations, each followed by EM until the stopping
+        rule ``tol`` is met or ``max_iter`` passes are done, and keeps the run
+        with the highest log-likelihood.
 
         Parameters
         ----------
