@@ -30,6 +30,26 @@ if not _os.environ.keys() & {"OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME
     _os.environ["OMP_WAIT_POLICY"] = "passive"
 del _os
 
+try:
+    from . import _kernels, _mdkernels  # noqa: F401  (the compiled extensions)
+except ImportError:
+    # An unbuilt source tree (the repository's cyem/) shadows the installed
+    # package when Python runs from the repository root; without this, the
+    # first import of a kernel reports a "circular import".
+    import importlib.machinery as _machinery
+    import os as _os
+    _here = _os.path.dirname(_os.path.abspath(__file__))
+    if all(any(_os.path.exists(_os.path.join(_here, _name + _suffix))
+               for _suffix in _machinery.EXTENSION_SUFFIXES)
+           for _name in ("_kernels", "_mdkernels")):
+        raise                            # built, but failed to load: the real error
+    raise ImportError(
+        f"cyem's compiled extensions are missing from {_here}: this is cyem's "
+        "source tree, not built, and Python imported it instead of the installed "
+        "cyem because it looks in the current directory first. Run from another "
+        "directory, or build the extensions in place: pip install -e .",
+        name=__name__) from None         # named: `python -m cyem` prints one line
+
 from ._config import get_include, show_config
 from ._em import EMResult, em
 from ._version import __version__

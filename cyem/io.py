@@ -3,18 +3,21 @@
 ``save(model, path)`` writes a fitted :class:`cyem.GaussianMixture`;
 ``load(path)`` reads it back. Loading never executes code from the file (unlike
 pickle), and the round trip is exact: every float is written with Python's
-shortest repr, which reads back to the same bits.
+shortest repr, which reads back to the same bits. ``save(model, path, X=X)``
+also records what the model was fitted to (column names, n, log-likelihood,
+BIC, AIC), for people and programs that read the file.
 
-File format, version 1
+File format, version 2
 ----------------------
 A UTF-8 JSON object::
 
     {
       "format": "cyem-gaussian-mixture",
-      "version": 1,
+      "version": 2,
       "cyem_version": "0.1.0",          # informative only
       "params": {...},                  # constructor parameters
       "dropped_params": [...],          # parameters that could not be stored
+      "training": {...} or null,        # the data the model describes (informative)
       "fitted": {...}                   # fitted attributes
     }
 
@@ -22,6 +25,16 @@ A UTF-8 JSON object::
 a number or a string) or, for an array, a list or a dict, a tagged value as
 below. A parameter that cannot be written as JSON (``random_state`` given as
 a numpy Generator, say) is stored as null and named in ``dropped_params``.
+
+``training`` is null, or an object whose keys are each null when unknown::
+
+    "columns":        ["height", "weight"]  # one name per feature
+    "n_samples":      500                   # rows of the data
+    "total_weight":   500.0                 # sum of sample weights (= n_samples without)
+    "log_likelihood": -1234.5               # total (weighted) log-likelihood
+    "n_parameters":   5                     # free parameters p
+    "bic":            2500.1                # -2 log L + p log(total_weight)
+    "aic":            2479.0                # -2 log L + 2 p
 
 ``fitted`` maps every fitted attribute (the names ending in ``_``: ``weights_``,
 ``means_``, ``covariances_``, ``precisions_``, ``precisions_cholesky_``, ``converged_``, ``n_iter_``,
@@ -34,9 +47,13 @@ a numpy Generator, say) is stored as null and named in ``dropped_params``.
     {"type": "dict",    "data": {key: tagged value, ...}}
 
 ``data`` holds the values in C order, flattened. dtypes are bool, int8 to
-int64, uint8 to uint64, float32 and float64. NaN and infinities are not
-allowed anywhere (a fitted model has none). Readers refuse a ``version``
-newer than theirs; a later version will only add keys.
+int64, uint8 to uint64, float32, float64 and str (an array of strings, such
+as ``feature_names_in_``; read back as an object array of ``str``, as
+scikit-learn stores names). NaN and infinities are not allowed anywhere (a
+fitted model has none). Readers refuse a ``version`` newer than theirs.
+
+Version history: 1 had no ``training`` key and no str dtype; this reader
+loads version 1 files unchanged.
 """
 
 import json
@@ -49,13 +66,17 @@ import numpy as np
 
 from ._version import __version__
 
-__all__ = ["FORMAT", "VERSION", "load", "save"]
+__all__ = ["FORMAT", "VERSION", "dumps", "load", "save"]
 
 FORMAT = "cyem-gaussian-mixture"
-VERSION = 1
+VERSION = 2
 
 _DTYPES = frozenset({"bool", "int8", "int16", "int32", "int64", "uint8", "uint16",
-                     "uint32", "uint64", "float32", "float64"})
+                     "uint32", "uint64", "float32", "float64", "str"})
+
+#: Keys of the "training" object, in the order they are written.
+_TRAINING_KEYS = ("columns", "n_samples", "total_weight", "log_likelihood",
+                  "n_parameters", "bic", "aic")
 
 #: Fitted attributes a usable model must have.
 _REQUIRED_FITTED = ("weights_", "means_", "covariances_", "precisions_",
@@ -95,6 +116,9 @@ def _encode(value, name):
 
 
 def _dtype_name(arr, name):
+    if arr.dtype.kind == "U" or (arr.dtype.kind == "O" and arr.size
+                                 and all(isinstance(item, str) for item in arr.flat)):
+        return "str"                  # names, e.g. feature_names_in_
     dtype = arr.dtype.newbyteorder("=").name if arr.dtype.byteorder not in "=|" \
         else arr.dtype.name
     if dtype not in _DTYPES:
@@ -125,8 +149,29 @@ def _encode_param(value, name):
     return _encode(value, name)
 
 
-def to_dict(model):
-    """The JSON-ready dict :func:`save` writes (see the module docstring)."""
+def to_dict(model, *, X=None, sample_weight=None, columns=None):
+    """The JSON-ready dict :func:`save` writes (see the module docstring).
+
+    Parameters
+    ----------
+    model : fitted cyem.GaussianMixture
+    X, sample_weight, columns : optional
+        As in :func:`save`: what goes into the ``"training"`` object.
+
+    Returns
+    -------
+    document : dict
+
+    Examples
+    --------
+    >>> import numpy as np, cyem
+    >>> from cyem.io import to_dict
+    >>> x = np.random.default_rng(0).normal(size=200)
+    >>> gm = cyem.GaussianMixture(n_components=1).fit(x)
+    >>> doc = to_dict(gm, X=x, columns=["x"])
+    >>> doc["version"], doc["training"]["columns"], doc["training"]["n_samples"]
+    (2, ['x'], 200)
+    """
     if not hasattr(model, "means_"):
         from .exceptions import NotFittedError
         raise NotFittedError(f"This {type(model).__name__} instance is not fitted yet; "
@@ -141,7 +186,37 @@ def to_dict(model):
     fitted = {key: _encode(value, key) for key, value in sorted(vars(model).items())
               if key.endswith("_") and not key.startswith("_")}
     return {"format": FORMAT, "version": VERSION, "cyem_version": __version__,
-            "params": params, "dropped_params": dropped, "fitted": fitted}
+            "params": params, "dropped_params": dropped,
+            "training": _training(model, X, sample_weight, columns), "fitted": fitted}
+
+
+def _training(model, X, sample_weight, columns):
+    """The "training" object: what the model was fitted to, or None."""
+    if columns is None:
+        columns = getattr(model, "feature_names_in_", None)
+    if columns is not None:
+        columns = [columns] if isinstance(columns, str) else list(columns)
+        if not all(isinstance(c, str) for c in columns) \
+                or len(columns) != model.n_features_in_:
+            raise ValueError(f"columns must be {model.n_features_in_} name(s) (str), one "
+                             f"per feature of the model; got {columns!r}")
+    if X is None:
+        if sample_weight is not None:
+            raise ValueError("sample_weight was given without X")
+        return None if columns is None else dict(dict.fromkeys(_TRAINING_KEYS),
+                                                 columns=columns)
+    log_lik = model.score_samples(X)
+    if sample_weight is None:
+        total_weight, total_log_lik = float(log_lik.size), float(log_lik.sum())
+    else:
+        weight = np.asarray(sample_weight, dtype=float)
+        total_weight, total_log_lik = float(weight.sum()), float(weight @ log_lik)
+    return {"columns": columns, "n_samples": int(log_lik.size),
+            "total_weight": _finite(total_weight, "total_weight"),
+            "log_likelihood": _finite(total_log_lik, "log_likelihood"),
+            "n_parameters": int(model._n_parameters()),
+            "bic": _finite(float(model.bic(X, sample_weight=sample_weight)), "bic"),
+            "aic": _finite(float(model.aic(X, sample_weight=sample_weight)), "aic")}
 
 
 def _dumps(document):
@@ -159,7 +234,32 @@ def _dumps(document):
     return "{\n" + ",\n".join(lines) + "\n}"
 
 
-def save(model, path):
+def dumps(model, *, X=None, sample_weight=None, columns=None):
+    """The JSON text :func:`save` writes, as a string (for stdout, a database...).
+
+    Parameters
+    ----------
+    model : fitted cyem.GaussianMixture
+    X, sample_weight, columns : optional
+        As in :func:`save`.
+
+    Returns
+    -------
+    text : str
+
+    Examples
+    --------
+    >>> import json
+    >>> import numpy as np, cyem
+    >>> x = np.random.default_rng(0).normal(size=100)
+    >>> gm = cyem.GaussianMixture(n_components=1).fit(x)
+    >>> json.loads(cyem.io.dumps(gm, X=x))["training"]["n_samples"]
+    100
+    """
+    return _dumps(to_dict(model, X=X, sample_weight=sample_weight, columns=columns))
+
+
+def save(model, path, *, X=None, sample_weight=None, columns=None):
     """Write a fitted mixture to ``path`` as JSON (format: see :mod:`cyem.io`).
 
     Parameters
@@ -167,6 +267,15 @@ def save(model, path):
     model : fitted cyem.GaussianMixture
     path : str or os.PathLike
         Written atomically: a partial file never replaces an existing one.
+    X : array-like of shape (n_samples,) or (n_samples, n_features), optional
+        The data the model was fitted to: the file's ``"training"`` object
+        then records n, the log-likelihood, the number of parameters, BIC
+        and AIC. Informative only: :func:`load` does not need it.
+    sample_weight : array-like of shape (n_samples,), optional
+        The weights of the fit (n in the BIC is then their sum).
+    columns : list of str, optional
+        One name per feature, recorded as ``"columns"`` (default: the
+        model's ``feature_names_in_`` if it has them).
 
     Notes
     -----
@@ -178,15 +287,15 @@ def save(model, path):
     --------
     >>> import os, tempfile
     >>> import numpy as np, cyem
-    >>> gm = cyem.GaussianMixture(n_components=2, random_state=0).fit(
-    ...     np.random.default_rng(0).normal(size=500))
+    >>> x = np.random.default_rng(0).normal(size=500)
+    >>> gm = cyem.GaussianMixture(n_components=2, random_state=0).fit(x)
     >>> path = os.path.join(tempfile.mkdtemp(), "model.json")
-    >>> cyem.save(gm, path)
+    >>> cyem.save(gm, path, X=x, columns=["height"])
     >>> same = cyem.load(path)
     >>> np.array_equal(same.covariances_, gm.covariances_), same.get_params() == gm.get_params()
     (True, True)
     """
-    text = _dumps(to_dict(model))
+    text = dumps(model, X=X, sample_weight=sample_weight, columns=columns)
     path = os.fspath(path)
     # A new file beside the target (so the rename is atomic), created with
     # the umask's permissions, as open() would (mkstemp would make it 0600).
@@ -296,9 +405,33 @@ def from_dict(document):
         raise ValueError(f"corrupt model file: fitted attribute(s) {missing} missing")
     model = GaussianMixture(**params)
     _check_fitted_shapes(fitted, model.n_components, model.covariance_type)
+    _check_training(document.get("training"), fitted["n_features_in_"])
     for key, value in fitted.items():
         setattr(model, key, value)
     return model
+
+
+def _check_training(training, n_features):
+    """The informative "training" object (version 2) is null or well formed."""
+    if training is None:
+        return
+    if not isinstance(training, dict):
+        raise ValueError("corrupt model file: 'training' is not an object or null")
+    unknown = sorted(set(training) - set(_TRAINING_KEYS))
+    if unknown:
+        raise ValueError(f"corrupt model file: unknown key(s) {unknown} in 'training'")
+    columns = training.get("columns")
+    if columns is not None and not (
+            isinstance(columns, list) and len(columns) == n_features
+            and all(isinstance(c, str) for c in columns)):
+        raise ValueError(f"corrupt model file: training columns {columns!r} are not "
+                         f"{n_features} name(s)")
+    for key in _TRAINING_KEYS[1:]:
+        value = training.get(key)
+        if value is not None and (isinstance(value, bool)
+                                  or not isinstance(value, (int, float))):
+            raise ValueError(f"corrupt model file: training {key} = {value!r} is not "
+                             "a number")
 
 
 def _decode(tagged, name):
@@ -352,6 +485,13 @@ def _array_of(tagged, name):
     if len(items) != size:
         raise ValueError(f"corrupt model file: {name} has {len(items)} values for shape "
                          f"{shape} ({size} expected)")
+    if dtype == "str":
+        for item in items:
+            if type(item) is not str:
+                raise ValueError(f"corrupt model file: {name} (str) contains {item!r}")
+        arr = np.empty(size, dtype=object)    # scikit-learn's type for names
+        arr[:] = items
+        return arr.reshape(shape)
     kind = np.dtype(dtype).kind
     # Exact item types: np.array would otherwise parse "1.5" or truncate 1.5 silently.
     allowed = {"b": (bool,), "i": (int,), "u": (int,), "f": (int, float)}[kind]

@@ -261,10 +261,9 @@ class SelectionResult:
         >>> text.count("<- best")
         1
         """
-        head = (f"{'K':>3}  {'covariance':<10}{'log-lik':>12}{'params':>8}{'BIC':>12}"
-                f"{'AIC':>12}{'ICL':>12}{'conv':>6}{'iter':>6}{'min n_k':>9}"
-                f"{'min sd':>9}  flags")
-        lines = [head, "-" * len(head)]
+        header = ["K", "covariance", "log-lik", "params", "BIC", "AIC", "ICL", "conv",
+                  "iter", "min n_k", "min sd", "flags"]
+        rows = []
         for r in self.records:
             flags = []
             if r["degenerate"]:
@@ -273,17 +272,38 @@ class SelectionResult:
                 flags.append(f"copy of K={r['n_distinct']}")
             if r["best"]:
                 flags.append("<- best")
-            lines.append(
-                f"{r['n_components']:>3}  {r['covariance_type']:<10}"
-                f"{r['log_likelihood']:>12.3f}{r['n_parameters']:>8d}{r['bic']:>12.3f}"
-                f"{r['aic']:>12.3f}{r['icl']:>12.3f}"
-                f"{'yes' if r['converged'] else 'NO':>6}"
-                f"{r['n_iter']:>6d}{r['min_count']:>9.2f}{r['min_std_ratio']:>9.2g}"
-                f"  {' '.join(flags)}".rstrip())
-        return "\n".join(lines)
+            rows.append([
+                f"{r['n_components']}", r["covariance_type"],
+                f"{r['log_likelihood']:.3f}", f"{r['n_parameters']}", f"{r['bic']:.3f}",
+                f"{r['aic']:.3f}", f"{r['icl']:.3f}", "yes" if r["converged"] else "NO",
+                f"{r['n_iter']}", f"{r['min_count']:.2f}", f"{r['min_std_ratio']:.2g}",
+                " ".join(flags)])
+        return _aligned_table(header, rows, "><>>>>>>>>><")
 
     def __str__(self):
         return self.format_table()
+
+
+def _aligned_table(header, rows, align):
+    """Text table: each column as wide as its widest cell, two spaces apart,
+    so no number, however long, runs into its neighbour (1,000,000 rows once
+    merged 'iter' with 'min n_k'). ``align`` has one '>' (right) or '<' (left)
+    per column; a rule of dashes follows the header.
+
+    >>> print(_aligned_table(["K", "n"], [["1", "1000000.00"], ["2", "3.00"]], ">>"))
+    K           n
+    -------------
+    1  1000000.00
+    2        3.00
+    """
+    widths = [max(len(cells[j]) for cells in [header, *rows]) for j in range(len(header))]
+
+    def line(cells):
+        return "  ".join(f"{cell:{a}{w}}" for cell, a, w in zip(cells, align, widths)) \
+            .rstrip()
+
+    head = line(header)
+    return "\n".join([head, "-" * len(head), *map(line, rows)])
 
 
 def _as_tuple(value, name, choices=None):

@@ -100,7 +100,8 @@ def test_file_is_documented_json(tmp_path, fitted):
     cyem.save(fitted, tmp_path / "m.json")
     document = json.loads((tmp_path / "m.json").read_text())
     assert document["format"] == "cyem-gaussian-mixture"
-    assert document["version"] == 1
+    assert document["version"] == 2
+    assert document["training"] is None              # saved without the data
     assert document["cyem_version"] == cyem.__version__
     weights = document["fitted"]["weights_"]
     assert weights["type"] == "ndarray" and weights["dtype"] == "float64"
@@ -194,7 +195,7 @@ def test_foreign_files_are_rejected(tmp_path, content, match):
 
 
 @pytest.mark.parametrize("change, match", [
-    (_set(["version"], 2), "version 2, newer"),
+    (_set(["version"], cyem_io.VERSION + 1), f"version {cyem_io.VERSION + 1}, newer"),
     (_set(["version"], "1"), "invalid format version"),
     (_set(["version"], 0), "invalid format version"),
     (_delete(["fitted"]), "'fitted' is missing"),
@@ -248,16 +249,6 @@ def test_missing_file_is_an_oserror(tmp_path):
         cyem.load(tmp_path / "absent.json")
 
 
-def _fits_multivariate():
-    try:
-        cyem.GaussianMixture(1, n_threads=1).fit(np.eye(3)[:, :2] + np.arange(3)[:, None])
-    except ValueError:
-        return False
-    return True
-
-
-@pytest.mark.skipif(not _fits_multivariate(),
-                    reason="the estimator is univariate-only here")
 @pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
 def test_round_trip_in_three_dimensions(tmp_path, covariance_type):
     rng = np.random.default_rng(4)
@@ -271,3 +262,135 @@ def test_round_trip_in_three_dimensions(tmp_path, covariance_type):
     (tmp_path / "bad.json").write_text(json.dumps(document))
     with pytest.raises(ValueError, match="means_ has shape"):
         cyem.load(tmp_path / "bad.json")
+
+
+# ---- format version 2: what the model was fitted to, names, old files ------------
+
+# Written by cyem 0.1.0 (format version 1) and kept verbatim: newer readers must
+# load it unchanged.
+VERSION_1_FILE = """{
+ "format": "cyem-gaussian-mixture",
+ "version": 1,
+ "cyem_version": "0.1.0",
+ "params": {"covariance_type": "full", "init_params": "kmeans", "max_iter": 50, "means_init": null, "n_components": 2, "n_init": 1, "n_threads": 1, "precisions_init": null, "random_state": 0, "reg_covar": 1e-06, "tol": 0.001, "verbose": 0, "verbose_interval": 10, "warm_start": false, "weights_init": null},
+ "dropped_params": [],
+ "fitted": {
+  "converged_": {"type": "bool", "data": true},
+  "covariances_": {"type": "ndarray", "dtype": "float64", "shape": [2, 1, 1], "data": [1.0664431619762513, 1.4195516093675409]},
+  "lower_bound_": {"type": "float", "data": -2.1700318978731814},
+  "lower_bounds_": {"type": "list", "dtype": "float64", "shape": [3], "data": [-2.1714109454108943, -2.1702392363444845, -2.1700318978731814]},
+  "means_": {"type": "ndarray", "dtype": "float64", "shape": [2, 1], "data": [-0.1494452034299496, 4.755041996578496]},
+  "n_features_in_": {"type": "int", "data": 1},
+  "n_iter_": {"type": "int", "data": 3},
+  "precisions_": {"type": "ndarray", "dtype": "float64", "shape": [2, 1, 1], "data": [0.9376964808390501, 0.7044477942197075]},
+  "precisions_cholesky_": {"type": "ndarray", "dtype": "float64", "shape": [2, 1, 1], "data": [0.9683472935053055, 0.8393138830138028]},
+  "stds_": {"type": "ndarray", "dtype": "float64", "shape": [2], "data": [1.032687349576943, 1.1914493733967637]},
+  "weights_": {"type": "ndarray", "dtype": "float64", "shape": [2], "data": [0.5498114811542505, 0.45018851884574956]}
+ }
+}
+"""
+
+
+def mixture_log_density(x, weights, means, variances):
+    """log sum_k w_k N(x; mu_k, var_k), written out with SciPy (the reference)."""
+    from scipy.special import logsumexp
+    from scipy.stats import norm
+    x = np.asarray(x, dtype=float)[:, None]
+    log_parts = np.log(weights) + norm.logpdf(x, means, np.sqrt(variances))
+    return logsumexp(log_parts, axis=1)
+
+
+def test_version_1_files_still_load(tmp_path):
+    path = write(tmp_path, VERSION_1_FILE)
+    model = cyem.load(path)
+    assert model.n_components == 2 and model.max_iter == 50
+    x = np.linspace(-4.0, 9.0, 27)
+    weights = [0.5498114811542505, 0.45018851884574956]
+    means = [-0.1494452034299496, 4.755041996578496]
+    variances = [1.0664431619762513, 1.4195516093675409]
+    np.testing.assert_allclose(model.score_samples(x),
+                               mixture_log_density(x, weights, means, variances),
+                               rtol=1e-12)
+    # Saved again, it is written in the current version.
+    cyem.save(model, tmp_path / "again.json")
+    assert json.loads((tmp_path / "again.json").read_text())["version"] == cyem_io.VERSION
+
+
+def test_saved_model_records_its_training_data(tmp_path, data):
+    model = cyem.GaussianMixture(2, random_state=0, n_threads=1).fit(data)
+    cyem.save(model, tmp_path / "m.json", X=data, columns=["velocity"])
+    training = json.loads((tmp_path / "m.json").read_text())["training"]
+    weights, means = model.weights_, model.means_.ravel()
+    log_lik = mixture_log_density(data, weights, means, model.covariances_.ravel()).sum()
+    n, p = data.size, 3 * 2 - 1            # 2 weights (1 free), 2 means, 2 variances
+    assert training["columns"] == ["velocity"]
+    assert training["n_samples"] == n and training["total_weight"] == n
+    assert training["n_parameters"] == p
+    assert training["log_likelihood"] == pytest.approx(log_lik, rel=1e-10)
+    assert training["bic"] == pytest.approx(-2 * log_lik + p * np.log(n), rel=1e-10)
+    assert training["aic"] == pytest.approx(-2 * log_lik + 2 * p, rel=1e-10)
+    assert_same_model(model, cyem.load(tmp_path / "m.json"), data)
+
+
+def test_training_summary_with_sample_weights(data):
+    model = cyem.GaussianMixture(2, random_state=0, n_threads=1).fit(data)
+    weight = np.linspace(0.5, 2.5, data.size)
+    training = cyem_io.to_dict(model, X=data, sample_weight=weight)["training"]
+    log_lik = weight @ mixture_log_density(data, model.weights_, model.means_.ravel(),
+                                           model.covariances_.ravel())
+    assert training["total_weight"] == pytest.approx(weight.sum(), rel=1e-14)
+    assert training["n_samples"] == data.size and training["columns"] is None
+    assert training["log_likelihood"] == pytest.approx(log_lik, rel=1e-10)
+    assert training["bic"] == pytest.approx(-2 * log_lik + 5 * np.log(weight.sum()),
+                                            rel=1e-10)
+
+
+def test_dumps_is_what_save_writes(tmp_path, fitted, data):
+    cyem.save(fitted, tmp_path / "m.json", X=data)
+    assert (tmp_path / "m.json").read_text() == cyem_io.dumps(fitted, X=data) + "\n"
+
+
+@pytest.mark.parametrize("columns", [["a", "b"], [1], []])
+def test_columns_must_name_each_feature(fitted, columns):
+    with pytest.raises(ValueError, match="columns must be 1 name"):
+        cyem_io.to_dict(fitted, columns=columns)
+
+
+def test_feature_names_round_trip_as_strings(tmp_path, fitted, data):
+    model = copy.deepcopy(fitted)
+    # scikit-learn keeps names as an object array of str.
+    model.feature_names_in_ = np.array(["velocity (km/s)"], dtype=object)
+    cyem.save(model, tmp_path / "m.json")
+    document = json.loads((tmp_path / "m.json").read_text())
+    assert document["fitted"]["feature_names_in_"] == {
+        "type": "ndarray", "dtype": "str", "shape": [1], "data": ["velocity (km/s)"]}
+    assert document["training"]["columns"] == ["velocity (km/s)"]
+    loaded = cyem.load(tmp_path / "m.json")
+    assert loaded.feature_names_in_.dtype == object
+    assert loaded.feature_names_in_.tolist() == ["velocity (km/s)"]
+    model.feature_names_in_ = np.array(["velocity (km/s)"])          # dtype <U15
+    cyem.save(model, tmp_path / "u.json")
+    assert cyem.load(tmp_path / "u.json").feature_names_in_.tolist() == \
+        ["velocity (km/s)"]
+
+
+@pytest.mark.parametrize("training, match", [
+    ([1, 2], "'training' is not an object"),
+    ({"colour": "blue"}, r"unknown key\(s\) \['colour'\]"),
+    ({"columns": ["a", "b"]}, "training columns"),
+    ({"columns": [3]}, "training columns"),
+    ({"bic": "12.5"}, "training bic"),
+    ({"n_samples": True}, "training n_samples"),
+])
+def test_corrupt_training_is_rejected(tmp_path, document, training, match):
+    with pytest.raises(ValueError, match=match):
+        cyem.load(write(tmp_path, edit(document, _set(["training"], training))))
+
+
+def test_corrupt_string_array_is_rejected(tmp_path, fitted):
+    model = copy.deepcopy(fitted)
+    model.feature_names_in_ = np.array(["v"], dtype=object)
+    document = cyem_io.to_dict(model)
+    document["fitted"]["feature_names_in_"]["data"] = [7]
+    with pytest.raises(ValueError, match=r"feature_names_in_ \(str\) contains 7"):
+        cyem.load(write(tmp_path, document))
