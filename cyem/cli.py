@@ -350,10 +350,10 @@ def _exponent(x):
 def number_format(means, sds):
     """A format for one feature's means that tells the components apart.
 
-    The last digit printed is at most a hundredth of the smallest component
-    sd (so means that differ by 1% of an sd print differently, whatever
-    their offset: data around 1e9 show every digit they need), and a mean
-    shows at least 6 significant digits. Fixed point while that stays within
+    The last digit printed stands for at most a hundredth of the smallest
+    component sd (so means a few hundredths of an sd apart print differently,
+    whatever their offset: data around 1e9 show every digit they need), and a
+    mean shows at least 6 significant digits. Fixed point while that stays within
     18 characters, scientific notation with as many significant digits
     otherwise (at most 17: all a float64 has).
 

@@ -566,12 +566,18 @@ def test_json_to_stdout_with_the_training_summary(workdir, tmp_path):
     assert training["bic"] == pytest.approx(-2 * log_lik + 5 * np.log(500), rel=1e-10)
 
 
-def test_select_json_file_records_the_columns(workdir, tmp_path):
+def test_select_writes_the_best_models_json_and_labels(workdir, tmp_path):
     out = run("select", workdir / "two.csv", "-c", "value", "-k", "1..2",
-              "--json", tmp_path / "best.json", check=True)
+              "--json", tmp_path / "best.json", "--labels", tmp_path / "labels.csv",
+              check=True)
     assert f"best model written to {tmp_path / 'best.json'}" in out.stdout
-    training = json.loads((tmp_path / "best.json").read_text())["training"]
+    document = json.loads((tmp_path / "best.json").read_text())
+    training = document["training"]
     assert training["columns"] == ["value"] and training["n_samples"] == 500
+    K = document["params"]["n_components"]
+    lines = (tmp_path / "labels.csv").read_text().splitlines()
+    assert lines[0] == "row,component," + ",".join(f"p_{k}" for k in range(K))
+    assert len(lines) == 501
 
 
 def test_labels_file_has_each_rows_component_and_probabilities(workdir, tmp_path):
