@@ -204,6 +204,29 @@ def extrapolate(u0, u1, u2, alpha):
     return u0 + 2.0 * alpha * r + alpha * alpha * v
 
 
+def step_size(before, after):
+    """The largest move from ``before`` to ``after`` (parameters of one kind,
+    in the model's frame, where the bulk of the data spans about [-1, 1]):
+    weights in absolute terms, means in frame units, (co)variances relative
+    to their size. Components of weight below 1e-8 are left out of the means
+    and covariances: the likelihood hardly sees their parameters, which keep
+    moving while such a component dies out."""
+    alive = after.weights > 1e-8
+    moves = [np.max(np.abs(after.weights - before.weights)),
+             np.max(np.abs(after.means - before.means)[alive], initial=0.0)]
+    if isinstance(after, uni.MixtureParams):
+        old, new = before.variances[alive], after.variances[alive]
+        moves.append(np.max(np.abs(new - old) / old, initial=0.0))
+        return float(max(moves))
+    old, new = before.covariances, after.covariances
+    if after.covariance_type != "tied":
+        old, new = old[alive], new[alive]
+    size = np.max(np.abs(old), axis=tuple(range(1, old.ndim)), keepdims=True) \
+        if after.covariance_type not in ("tied", "spherical") else np.abs(old)
+    moves.append(np.max(np.abs(new - old) / size, initial=0.0))
+    return float(max(moves))
+
+
 # ============================================================================
 # Newton steps: GMRES with Jacobian-vector products from EM steps
 # ============================================================================
@@ -261,6 +284,10 @@ def gmres(matvec, rhs, max_dim, rtol):
 #: Default stopping rule: the estimated gain still available from the
 #: current parameters, in mean log-likelihood per unit of sample weight.
 GAP_TOL = 1e-10
+#: ... and the last EM step must have moved no parameter by more than this
+#: (``step_size``), so that the result is a fixed point of EM, not only a
+#: point of nearly optimal log-likelihood.
+STEP_TOL = 1e-9
 #: Newton steps start once SQUAREM's estimate of that gain is below this.
 NEWTON_START = 1e-4
 #: Krylov dimension (EM steps) spent on one Newton step, at most.
@@ -310,6 +337,12 @@ class PassCounter:
         except (ValueError, np.linalg.LinAlgError):
             return -np.inf, None, None
         return lower_bound, image, report
+
+
+def _repairs(report):
+    """(kind, component) pairs an M step had to repair (see MStepReport)."""
+    return {(kind, k) for kind in ("empty", "collapsed", "singular")
+            for k in getattr(report, kind)}
 
 
 class _Point:
@@ -365,6 +398,7 @@ class AcceleratedEM:
         self.verbose = verbose
         self.verbose_interval = verbose_interval
         self.current = None
+        self.current_repairs = set()
 
     # -- bookkeeping --------------------------------------------------------
     @property
@@ -380,6 +414,7 @@ class AcceleratedEM:
         self.current = _Point(params, lower_bound, image)
         self.lower_bounds.append(lower_bound)
         self.report.merge(report)
+        self.current_repairs = _repairs(report)
 
     def _em_step(self, params):
         self._keep(params, *self.evaluate(params))
@@ -417,7 +452,8 @@ class AcceleratedEM:
             self._em_passes_needed(gap) > min(u0.size, MAX_KRYLOV) + 2
         if newton and gap <= self.newton_start:
             return self._newton()
-        if not newton and gap <= self.gap_tol:
+        if not newton and gap <= self.gap_tol and \
+                step_size(p1.params, p1.image) <= STEP_TOL:
             return True
         alpha = self.steps.propose(r, v)
         if abs(alpha - 1.0) <= 0.01:
@@ -439,10 +475,14 @@ class AcceleratedEM:
         if candidate is None:
             return -np.inf
         _, image, report = self.evaluate(candidate, probe=True)
-        if image is None:
+        if image is None or not _repairs(report) <= self.current_repairs:
             return -np.inf
         stabilised, next_image, next_report = self.evaluate(image, probe=True)
-        if next_image is not None and stabilised >= reference:
+        # A jump must not empty or collapse a component that EM keeps alive
+        # (say along a flat direction of the likelihood, where weights are
+        # not identified): EM itself would approach such a boundary slowly.
+        if next_image is not None and stabilised >= reference and \
+                _repairs(next_report) <= self.current_repairs:
             self.report.merge(report)
             self._keep(image, stabilised, next_image, next_report)
         return stabilised
@@ -486,7 +526,8 @@ class AcceleratedEM:
             if full >= point.lower_bound:
                 gain = full - point.lower_bound
                 self._trace(gain, None, newton=1.0)
-                if gain <= self.gap_tol:
+                if gain <= self.gap_tol and \
+                        step_size(self.current.params, self.current.image) <= STEP_TOL:
                     return True
                 continue
             if full >= point.lower_bound - self.gap_tol:

@@ -261,7 +261,9 @@ def plot_selection(result, ax=None, criterion=None):
 
 
 def plot_trace(model, ax=None):
-    """The log-likelihood per sample at every EM iteration (``lower_bounds_``).
+    """The log-likelihood per sample of every parameter set EM kept
+    (``lower_bounds_``: one per pass for plain EM, fewer than ``n_iter_``
+    passes with the default accelerated EM).
 
     Returns
     -------
@@ -274,15 +276,15 @@ def plot_trace(model, ax=None):
     >>> x = np.random.default_rng(0).normal(size=500)
     >>> gm = cyem.GaussianMixture(2, random_state=0).fit(x)
     >>> ax = plot_trace(gm)
-    >>> len(ax.lines[0].get_xdata()) == gm.n_iter_
+    >>> len(ax.lines[0].get_xdata()) == len(gm.lower_bounds_)
     True
     """
     _check_fitted(model)
     ax = _axes(ax)
     trace = np.asarray(model.lower_bounds_, dtype=float)
     ax.plot(np.arange(1, trace.size + 1), trace, "o-", ms=3)
-    ax.set_xlabel("EM iteration")
+    ax.set_xlabel("kept EM step")
     ax.set_ylabel("mean log-likelihood")
-    ax.set_title(f"EM trace: {trace.size} iterations, "
+    ax.set_title(f"EM trace: {model.n_iter_} passes, "
                  f"{'converged' if model.converged_ else 'not converged'}")
     return ax
