@@ -136,6 +136,7 @@ MCLUST_SCRIPT = r"""
 suppressMessages(library(mclust))
 args <- commandArgs(trailingOnly = TRUE)
 x <- readBin(args[1], "double", n = as.integer(args[2]))
+set.seed(0)  # mclust starts from hierarchical clustering of a random subset when n > 2000
 t <- system.time(m <- Mclust(x, G = as.integer(args[3]), modelNames = "V", verbose = FALSE))
 cat(sprintf("%.6f %.10f\n", t[["elapsed"]], m$loglik))
 """

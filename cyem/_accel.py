@@ -204,6 +204,10 @@ def extrapolate(u0, u1, u2, alpha):
     return u0 + 2.0 * alpha * r + alpha * alpha * v
 
 
+# ============================================================================
+# What the stopping rules measure
+# ============================================================================
+
 def step_size(before, after):
     """The largest move from ``before`` to ``after`` (parameters of one kind,
     in the model's frame, where the bulk of the data spans about [-1, 1]):
@@ -218,18 +222,19 @@ def step_size(before, after):
         old, new = before.variances[alive], after.variances[alive]
         moves.append(np.max(np.abs(new - old) / old, initial=0.0))
         return float(max(moves))
+    ctype = after.covariance_type
     old, new = before.covariances, after.covariances
-    if after.covariance_type != "tied":
+    if ctype == "tied":
+        size = np.max(np.abs(old))
+    else:
         old, new = old[alive], new[alive]
-    size = np.max(np.abs(old), axis=tuple(range(1, old.ndim)), keepdims=True) \
-        if after.covariance_type not in ("tied", "spherical") else np.abs(old)
+        # Relative to each component's largest (co)variance: off-diagonal
+        # terms near 0 have no relative precision of their own.
+        size = np.abs(old) if ctype == "spherical" else \
+            np.max(np.abs(old), axis=tuple(range(1, old.ndim)), keepdims=True)
     moves.append(np.max(np.abs(new - old) / size, initial=0.0))
     return float(max(moves))
 
-
-# ============================================================================
-# Newton steps: GMRES with Jacobian-vector products from EM steps
-# ============================================================================
 
 def aitken_gap(lower_bounds):
     """Aitken's estimate of the gain still available after the last of a
@@ -249,6 +254,10 @@ def aitken_gap(lower_bounds):
     rate = last / previous
     return last * rate / (1.0 - rate)
 
+
+# ============================================================================
+# Newton steps: GMRES with Jacobian-vector products from EM steps
+# ============================================================================
 
 def gmres(matvec, rhs, max_dim, rtol):
     """Approximate solution of A x = rhs by GMRES (Saad and Schultz, 1986)
