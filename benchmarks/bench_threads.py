@@ -7,32 +7,40 @@
     and d=20 full K=3 (BLAS path). Batches of 1- and 2-thread calls alternate,
     so that load changing during the run hits both columns alike; each figure
     is the minimum over ``--repeats`` batches (``--statistic min``: the cost
-    on a quiet machine, to which other load only adds) or their median. The "crossover" printed under each
-    model is the smallest n from which 2 threads are at least ``--gain`` times
-    faster at every larger n of the table; ``cyem._threads`` records the
-    figures and runs smaller inputs on one thread.
+    on a quiet machine, to which other load only adds) or their median. The
+    "crossover" printed under each model is the smallest n from which 2
+    threads are at least ``--gain`` times faster at every larger n of the
+    table; ``cyem._threads`` records the figures and runs smaller inputs on
+    one thread.
 
 ``loaded``
     The situation of issue 12: a machine whose cores are all busy with other
-    processes. Starts ``--busy`` processes spinning in pure Python (bounded by
-    ``timeout``, and killed at the end), then times two default fits in fresh
-    interpreters: the ``cyem demo`` fit (20,000 heights, n_init=3, tol=1e-7)
-    and the README's example (10,000 heights, defaults), each with
+    processes. Starts ``--busy`` processes spinning in pure Python (each ends
+    by itself after ``--busy-seconds``, and all are killed at the end), then
+    times default fits in fresh interpreters: the ``cyem demo`` fit (20,000
+    heights, n_init=3, tol=1e-7), the README's example (``heights1e4``: 10,000
+    heights, defaults), the same at 1e6 heights, and d=8 full K=3 at n=1e5,
+    each with
 
     * the default settings (cyem's passive OpenMP wait policy),
-    * ``GOMP_SPINCOUNT=300000``: libgomp's own default, i.e. cyem before it
-      set a wait policy (cyem respects a user's GOMP_SPINCOUNT),
+    * ``GOMP_SPINCOUNT=300000``: libgomp's own default spinning, which cyem
+      leaves alone when the user sets it,
     * ``OMP_NUM_THREADS=1``,
 
-    and prints the median of ``--repeats`` fits (after one warm-up fit) and
-    the ratio to the one-thread time. The goal is a default within 1.5x.
+    and prints the median time of a fit (``--repeats`` fits per interpreter
+    after a warm-up, ``--rounds`` interpreters per setting, the settings
+    alternating) and its ratio to the one-thread time. The goal is a default
+    within 1.5x. ``--cyem-path DIR`` times another copy of cyem (for instance
+    an older commit with the extensions copied beside it) for a before/after.
 
 Usage::
 
     python benchmarks/bench_threads.py crossover             # ~1 min
     python benchmarks/bench_threads.py crossover --models uni --repeats 15
-    python benchmarks/bench_threads.py loaded                 # ~1 min
+    python benchmarks/bench_threads.py loaded                 # ~5 min
     python benchmarks/bench_threads.py loaded --busy 0        # the same, unloaded
+    git archive OLD cyem | tar -x -C /tmp/old && cp cyem/*.so /tmp/old/cyem/
+    python benchmarks/bench_threads.py loaded --cyem-path /tmp/old
 
 Both are timing experiments: on a shared machine say how loaded it was (the
 script prints the load average before and after).
@@ -96,7 +104,7 @@ MODELS = {
 STATISTICS = {"min": np.min, "median": np.median}
 
 
-def pass_seconds(run, repeats, statistic, min_batch_seconds=0.01):
+def pass_seconds(run, repeats, statistic, min_batch_seconds=0.002):
     """Seconds per call with 1 and with 2 threads (the min or the median over
     batches; the batches of the two counts alternate)."""
     for t in (1, 2):
@@ -141,19 +149,28 @@ def crossover(args):
 # ---- loaded machine -------------------------------------------------------------
 
 FIT_SCRIPT = """
-import sys, time
+import sys, time, warnings
 import numpy as np
 import cyem
 from cyem.cli import simulate_heights
 
-if sys.argv[1] == "demo":
+warnings.simplefilter("ignore")
+workload = sys.argv[1]
+if workload == "demo":
     x, _ = simulate_heights(20_000, 2026)
     fit = lambda: cyem.GaussianMixture(2, n_init=3, tol=1e-7, max_iter=1000,
                                        random_state=2026).fit(x)
-else:
+elif workload.startswith("heights"):
     rng = np.random.default_rng(0)
-    x = np.concatenate([rng.normal(164, 6.5, 5200), rng.normal(178, 7.0, 4800)])
+    n = int(float(workload[len("heights"):]))
+    x = np.concatenate([rng.normal(164, 6.5, n * 52 // 100),
+                        rng.normal(178, 7.0, n - n * 52 // 100)])
     fit = lambda: cyem.GaussianMixture(n_components=2, random_state=0).fit(x)
+else:                                   # d8full: n = 1e5, d = 8, K = 3, full
+    rng = np.random.default_rng(0)
+    X = rng.normal(0, 3, (3, 8))[rng.integers(0, 3, 100_000)] \\
+        + rng.standard_normal((100_000, 8))
+    fit = lambda: cyem.GaussianMixture(3, random_state=0).fit(X)
 fit()
 times = []
 for _ in range(int(sys.argv[2])):
@@ -163,30 +180,48 @@ for _ in range(int(sys.argv[2])):
 print(np.median(times))
 """
 
+#: heights1e4 is the README's example (10,000 heights, default settings).
+WORKLOADS = ["demo", "heights1e4", "heights1e6", "d8full"]
+
 SETTINGS = [("default", {}), ("GOMP_SPINCOUNT=300000", {"GOMP_SPINCOUNT": "300000"}),
             ("OMP_NUM_THREADS=1", {"OMP_NUM_THREADS": "1"})]
 
+BUSY_LOOP = "import time\nend = time.time() + {seconds}\nwhile time.time() < end: pass"
 
-def timed_fit(workload, extra_env, repeats):
+
+def timed_fit(workload, extra_env, repeats, cyem_path=None):
     env = {k: v for k, v in os.environ.items()
            if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OMP_NUM_THREADS")}
     env.update(extra_env)
+    if cyem_path:
+        env["PYTHONPATH"] = cyem_path
     out = subprocess.run([sys.executable, "-c", FIT_SCRIPT, workload, str(repeats)],
-                         env=env, capture_output=True, text=True, check=True)
+                         env=env, capture_output=True, text=True, check=True,
+                         cwd=os.path.expanduser("~"))
     return float(out.stdout.split()[-1])
 
 
 def loaded(args):
-    busy = [subprocess.Popen(["timeout", str(args.busy_seconds), sys.executable, "-c",
-                              "while True: pass"]) for _ in range(args.busy)]
+    # Each busy loop ends by itself after --busy-seconds, should this script die.
+    busy = [subprocess.Popen([sys.executable, "-c",
+                              BUSY_LOOP.format(seconds=args.busy_seconds)])
+            for _ in range(args.busy)]
     try:
         time.sleep(0.5)
         print(f"{args.busy} busy processes; {os.cpu_count()} CPUs; "
-              f"load average {os.getloadavg()}\n")
+              f"load average {os.getloadavg()}"
+              + (f"; cyem from {args.cyem_path}" if args.cyem_path else "") + "\n")
         print("| fit | setting | median seconds | / one thread |")
         print("|---|---|---:|---:|")
-        for workload in ("demo", "readme"):
-            seconds = {name: timed_fit(workload, env, args.repeats) for name, env in SETTINGS}
+        for workload in args.workloads:
+            # Settings alternate round by round, so that load drifting during
+            # the run does not favour one of them.
+            rounds = {name: [] for name, _ in SETTINGS}
+            for _ in range(args.rounds):
+                for name, env in SETTINGS:
+                    rounds[name].append(timed_fit(workload, env, args.repeats,
+                                                  args.cyem_path))
+            seconds = {name: float(np.median(values)) for name, values in rounds.items()}
             one = seconds["OMP_NUM_THREADS=1"]
             for name, _ in SETTINGS:
                 print(f"| {workload} | {name} | {seconds[name]:.4f} | "
@@ -213,9 +248,15 @@ def main(argv=None):
     p = sub.add_parser("loaded", help="default fit vs one thread with busy cores")
     p.add_argument("--busy", type=int, default=os.cpu_count(),
                    help="busy processes to start (default: one per CPU)")
-    p.add_argument("--busy-seconds", type=int, default=300,
+    p.add_argument("--busy-seconds", type=int, default=600,
                    help="upper bound on their life, should this script die")
-    p.add_argument("--repeats", type=int, default=9)
+    p.add_argument("--repeats", type=int, default=5, help="fits per interpreter")
+    p.add_argument("--rounds", type=int, default=3,
+                   help="interpreters per setting, alternating between the settings")
+    p.add_argument("--workloads", nargs="+", choices=WORKLOADS, default=WORKLOADS)
+    p.add_argument("--cyem-path", metavar="DIR",
+                   help="time the cyem package found in DIR instead (PYTHONPATH), "
+                        "e.g. an older version copied there with its extensions")
     p.set_defaults(func=loaded)
     args = parser.parse_args(argv)
     print(f"cyem {cyem.__version__}, Python {sys.version.split()[0]}")

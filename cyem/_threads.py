@@ -11,15 +11,37 @@ Rules
   (:func:`usable_cpu_count`). A larger request is capped there too: more
   threads than cores only adds overhead, and an absurd count once made libgomp
   fail to start its threads.
-* Small inputs run on one thread (:func:`threads_for`). Starting threads for
-  a pass of a few tens of microseconds costs more than it saves; each thread
-  must get at least ``MIN_WORK_PER_THREAD`` units of work, where one unit is
-  one point times one component of a univariate model, and a point-component
-  pair of a d-dimensional model weighs ``work_per_point(d, type)`` units.
-  Measured crossovers (``benchmarks/bench_threads.py crossover``; AMD EPYC,
-  2 vCPUs, passive wait policy, shared machine, MEASUREMENTS BELOW):
+* Small inputs run on one thread (:func:`threads_for`). Waking a second
+  thread costs tens of microseconds (more on a loaded machine), so it only
+  pays when each thread gets enough work: at least ``MIN_WORK_PER_THREAD``
+  units, where a unit is one (point, component) pair of a univariate model
+  and a pair of a d-dimensional model weighs ``work_per_point(d, type)``
+  units (0.4 d for diagonal and spherical, 0.16 d^2 for full and tied: the
+  ratios of the one-thread pass times below).
 
-  CROSSOVER_TABLE
+  Measured with ``benchmarks/bench_threads.py crossover`` (AMD EPYC, 2 vCPUs,
+  passive waiting; minimum over 151 alternating batches, the machine shared
+  with other test runs at a load average of 3 to 4):
+
+  =====================  ===========  ====================  ==================
+  one pass, K = 3         1 block      2 threads / 1 thread  2 threads win from
+  =====================  ===========  ====================  ==================
+  univariate              21 us        0.77 (2 blocks) to    8 blocks (32,768
+                                       0.95 (6 blocks)       points): 1.08x,
+                                                             1.18-1.29x at 12-16
+  d = 8 diagonal          64 us        0.94 to 1.03          (no free core)
+  d = 8 full (C)          218 us       (too noisy)           (no free core)
+  d = 20 full (BLAS)      ~1000 us     (too noisy)           (no free core)
+  =====================  ===========  ====================  ==================
+
+  The univariate crossover sets ``MIN_WORK_PER_THREAD`` (a second thread
+  from 32,768 points at K = 3, i.e. about 80 us of one-thread work per
+  thread); the multivariate models, whose second core was never free long
+  enough to measure a crossover, take the same work per thread through
+  their cost ratio: a second thread from 10,240 points for d = 8
+  diagonal K = 3, and from the second block (4,097 points) for full models
+  with d >= 8. The README's example (10,000 points, K = 2) and ``cyem demo``
+  (20,000, K = 2) run on one thread.
 
 * Waiting threads sleep, they do not spin. libgomp's threads spin for about
   300,000 iterations before sleeping whenever they wait (at the end of a
@@ -45,9 +67,9 @@ from numbers import Integral
 
 from . import _kernels
 
-#: Work units each thread must get before a second thread is used (see the
-#: module docstring); measured with ``benchmarks/bench_threads.py``.
-MIN_WORK_PER_THREAD = 3 * 16_384
+#: Work units each thread must get (see the module docstring): 2 threads from
+#: 32,768 univariate points at K = 3, the measured crossover.
+MIN_WORK_PER_THREAD = 3 * 32_768 // 2
 
 #: Upper bound of :func:`forced_n_threads`: the most blocks a kernel splits
 #: the data into (``cyem._mdkernels.MAX_BLOCKS``) and far below the counts that
@@ -120,8 +142,8 @@ def effective_n_threads(n_threads):
 #: Cost of a (point, component) pair relative to a univariate one, per
 #: feature (diagonal) or per squared feature (full), from the one-thread pass
 #: times of ``benchmarks/bench_threads.py crossover`` (see the module docstring).
-DIAG_WORK_PER_FEATURE = 0.5
-FULL_WORK_PER_FEATURE_SQUARED = 0.17
+DIAG_WORK_PER_FEATURE = 0.4
+FULL_WORK_PER_FEATURE_SQUARED = 0.16
 
 
 def work_per_point(n_features, covariance_type):
