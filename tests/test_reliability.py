@@ -3,9 +3,11 @@
 * Concurrency -- the kernels release the GIL, so fits from several Python
   threads really run at once. Eight threads fitting different data at the
   same time must give exactly (bitwise) the results of the same fits run one
-  after the other, and one fitted estimator shared by eight threads for the
-  predict family must answer each of them exactly as serial calls do. No
-  timing is asserted (noisy); equality is.
+  after the other (also with every kernel forced to three OpenMP threads, so
+  that eight multi-thread OpenMP teams run at once on any machine), and one
+  fitted estimator shared by eight threads for the predict family must
+  answer each of them exactly as serial calls do. No timing is asserted
+  (noisy); equality is.
 * Interrupts -- Ctrl-C (SIGINT) during a long fit raises KeyboardInterrupt
   promptly, because the Python layer runs between kernel calls, and the
   estimator keeps the state it had before the interrupted call.
@@ -34,7 +36,7 @@ import numpy as np
 import pytest
 
 import cyem
-from cyem import GaussianMixture
+from cyem import GaussianMixture, _threads
 
 N_THREADS = 8
 COVARIANCE_TYPES = ["full", "tied", "diag", "spherical"]
@@ -159,6 +161,24 @@ def test_concurrent_fits_equal_serial_fits(entry_point):
     for seed, (got, want) in enumerate(zip(concurrent, serial)):
         assert_same_result(got, want)
     # the eight problems really differ (so equality above is not trivial)
+    first_key = next(iter(serial[0]))
+    assert len({np.asarray(r[first_key]).tobytes() for r in serial}) == N_THREADS
+
+
+@pytest.mark.parametrize("entry_point", [FIT_ENTRY_POINTS[0], FIT_ENTRY_POINTS[2]])
+def test_concurrent_fits_with_three_openmp_threads_each_equal_serial_fits(entry_point):
+    """The same, with every kernel call forced to 3 OpenMP threads (past the
+    cap on usable cores): eight OpenMP teams at once, each running several
+    threads even on a one-core runner, and one thread count for all fits, so
+    the serial and the concurrent runs compare exactly."""
+    tasks = [_thread_task(seed) for seed in range(N_THREADS)]
+    with _threads.forced_n_threads(3):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            serial = [entry_point(task) for task in tasks]
+        concurrent = run_concurrently(entry_point, tasks)
+    for got, want in zip(concurrent, serial):
+        assert_same_result(got, want)
     first_key = next(iter(serial[0]))
     assert len({np.asarray(r[first_key]).tobytes() for r in serial}) == N_THREADS
 
