@@ -195,8 +195,8 @@ class SelectionResult:
         min_std_ratio : smallest component standard deviation / data's
         degenerate : the reported fit has a spurious component
         degenerate_runs : restarts of this candidate that ended degenerate
-        n_distinct : components that are neither empty nor a near-duplicate
-            of another (see the module notes)
+        n_distinct : components that are neither empty nor a near-duplicate of
+        another (see the module notes)
         copy : n_distinct < n_components: the fit is a copy of a smaller one
         best : the chosen candidate
 
