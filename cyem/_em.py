@@ -149,7 +149,8 @@ class EMResult:
         iteration, so ``history[-1]`` belongs to the parameters before the
         last M step and ``log_likelihood`` to those after it; it never
         decreases (up to rounding). ``repr`` shows only its length and its
-        first and last values.
+        first and last values. Totals beyond float64 (below -1.8e308, from
+        huge weights and a hopeless start) are reported as -1.8e308.
     n_iter : int
         Iterations performed.
     converged : bool
@@ -193,6 +194,15 @@ class EMResult:
                 f"converged={self.converged}, log_likelihood={self.log_likelihood:.10g}, "
                 f"weights={short(self.weights)}, means={short(self.means)}, "
                 f"stds={short(self.stds)}, history={history})")
+
+
+def _clipped_total(base, total_weight, per_unit_weight):
+    """base + total_weight * per_unit_weight, computed without overflow
+    warnings and clipped to the doubles: a total log-likelihood below
+    -1.8e308 (huge weights times a hopeless start) is reported as -1.8e308."""
+    big = np.finfo(np.float64).max
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.clip(base + total_weight * per_unit_weight, -big, big)
 
 
 def em(x, weights, means, stds, *, sample_weight=None, tied=False, tol=1e-3,
@@ -299,14 +309,15 @@ def em(x, weights, means, stds, *, sample_weight=None, tied=False, tol=1e-3,
     final = model.accumulate(run.params)
     # The model divided the weights by 2^weight_exponent (exact): back to the
     # user's units, so that the totals are sum_i v_i log p(x_i) with their v_i.
-    log_lik, total_weight = np.ldexp(final[:2], model.weight_exponent)
+    with np.errstate(over="ignore"):
+        log_lik, total_weight = np.ldexp(final[:2], model.weight_exponent)
     weights, means, variances = model.to_data_units(run.params)
     return EMResult(
         weights=weights,
         means=means.ravel(),
         stds=np.sqrt(variances),
-        log_likelihood=float(log_lik + total_weight * model.log_lik_shift()),
-        history=np.asarray(run.lower_bounds) * total_weight,
+        log_likelihood=float(_clipped_total(log_lik, total_weight, model.log_lik_shift())),
+        history=_clipped_total(0.0, total_weight, np.asarray(run.lower_bounds)),
         n_iter=run.n_iter,
         converged=run.converged,
     )

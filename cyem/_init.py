@@ -158,8 +158,11 @@ def _univariate(model, K, init_params, rng):
     variances = variances[:, 0]
     if empty.any():
         # k-means left a centre alone: start it with the spread of all the data.
+        # bias=True here and below: np.cov's unbiased weighted factor
+        # sum(w) - sum(w^2) / sum(w) is <= 0 in float64 once one weight is
+        # ~1e16 times the others; the population covariance is what we need.
         xs = (np.asarray(x, dtype=np.float64) - frame[0]) * frame[1]
-        variances[empty] = np.cov(xs, aweights=w) if xs.size > 1 else 0.0
+        variances[empty] = np.cov(xs, aweights=w, bias=True) if xs.size > 1 else 0.0
     variances = np.maximum(variances + model.reg_covar, model.variance_floor)
     if model.tied:
         variances = np.full(K, np.dot(counts, variances) / counts.sum())
@@ -225,7 +228,7 @@ def _fill_empty_covariances(cov, counts, X, model):
     # An empty group can only come from k-means leaving a centre alone; the
     # total scatter is a sensible, positive definite stand-in.
     Xf = (np.asarray(X, dtype=np.float64) - model.frame.origin) * model.frame.inv_scale
-    full = np.atleast_2d(np.cov(Xf, rowvar=False, aweights=model.sample_weight))
+    full = np.atleast_2d(np.cov(Xf, rowvar=False, aweights=model.sample_weight, bias=True))
     full[np.diag_indices_from(full)] += model.reg_covar + np.finfo(float).eps
     stand_in = {"full": full, "diag": np.diag(full).copy(),
                 "spherical": np.diag(full).mean()}[model.covariance_type]
@@ -247,7 +250,7 @@ def _quantile_groups_md(X, sample_weight, K, origin, inv_scale):
     if np.count_nonzero(ws > 0) < 2:
         axis = np.eye(d)[0]          # one effective row: any axis will do
     else:
-        cov = np.atleast_2d(np.cov(Xf, rowvar=False, aweights=ws))
+        cov = np.atleast_2d(np.cov(Xf, rowvar=False, aweights=ws, bias=True))
         axis = np.linalg.eigh(cov)[1][:, -1]
     order = np.argsort((Xf - mean) @ axis, kind="stable")
     group = np.empty(n, dtype=np.intp)
@@ -280,7 +283,7 @@ def _strided_quantile_groups(X, sample_weight, K, origin, inv_scale):
         ws = np.ones_like(ws)
     mean = np.average(Xs, axis=0, weights=ws)
     axis = np.eye(d)[0] if d == 1 else \
-        np.linalg.eigh(np.atleast_2d(np.cov(Xs, rowvar=False, aweights=ws)))[1][:, -1]
+        np.linalg.eigh(np.atleast_2d(np.cov(Xs, rowvar=False, aweights=ws, bias=True)))[1][:, -1]
     proj = (Xs - mean) @ axis
     order = np.argsort(proj, kind="stable")
     sorted_group = _equal_weight_groups(ws[order], K)

@@ -6,6 +6,7 @@ import warnings
 from numbers import Integral
 
 import numpy as np
+from scipy.linalg import solve_triangular
 
 from . import _dask, _kernels, _mdkernels, chunked
 from . import _params as uni
@@ -213,7 +214,7 @@ class GaussianMixture:
         fewer than ``n_iter_`` with ``tol='auto'``.
     n_features_in_ : int
         Number of features seen during ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,), dtype object
+    feature_names_in_ : ndarray of shape (n_features,), dtype object
         Column names of X seen during ``fit``; set only when X has string
         column names (a pandas DataFrame, say). Later calls check X's names
         against them as scikit-learn does: ValueError if they differ or are
@@ -525,7 +526,10 @@ class GaussianMixture:
 
         Keeps running sufficient statistics
         s_t = (1 - gamma_t) s_{t-1} + gamma_t stats(chunk_t) / W_t with
-        gamma_t = (t + t0)^-alpha, and sets the parameters to their M step
+        gamma_t = (t + t0)^-alpha for chunks of equal total weight W_t (a
+        chunk r times heavier than the earlier ones' mean steps as far as
+        about r such chunks: sample weights are in one unit across calls),
+        and sets the parameters to their M step
         after every chunk (Cappe and Moulines, 2009). The first call fixes
         the frame and starts from its chunk (``init_params``, the ``*_init``
         values, or the current fit if the estimator is fitted); a later
@@ -611,7 +615,11 @@ class GaussianMixture:
         v.warn_if_single_value(x, weight, K)
         v.warn_if_reg_covar_dominates(x, s["reg_covar"])
         rng = _check_random_state(self.random_state)
-        model = make_model(x, weight, ctype, s["reg_covar"], s["n_threads"])
+        # The frame must also cover the user's starting means (see cyem._frame).
+        start_means = self._user_initial_values(K, 1 if x.ndim == 1 else x.shape[1],
+                                                ctype)[1]
+        model = make_model(x, weight, ctype, s["reg_covar"], s["n_threads"],
+                           start_means=start_means)
 
         # The EM runs (n_init restarts, warm start, warnings, fitted
         # attributes) are shared with fit_chunks and the dask fit.
@@ -962,10 +970,18 @@ class GaussianMixture:
         if d == 1:
             return self.means_[labels] + noise * self.stds_[labels, np.newaxis], labels
         if ctype in ("full", "tied"):
-            covs = cov if ctype == "full" else cov[np.newaxis]
-            chol = np.linalg.cholesky(covs)                     # (K or 1, d, d)
+            # precision = U U^T with U = precisions_cholesky_ (upper), so
+            # U^{-T} z has covariance U^{-T} U^{-1} = covariances_. Solving with
+            # the fit's own factor also works where np.linalg.cholesky of a
+            # covariance repaired to barely positive definite would fail.
+            factors = np.asarray(self.precisions_cholesky_)
+            factors = factors if ctype == "full" else factors[np.newaxis]
             idx = labels if ctype == "full" else np.zeros_like(labels)
-            X = self.means_[labels] + np.einsum("nij,nj->ni", chol[idx], noise)
+            X = self.means_[labels].astype(np.float64, copy=True)
+            for k in range(factors.shape[0]):
+                rows = idx == k
+                X[rows] += solve_triangular(factors[k], noise[rows].T, trans="T",
+                                            lower=False).T
         else:
             scale = np.sqrt(cov if ctype == "diag" else cov[:, np.newaxis])
             X = self.means_[labels] + noise * scale[labels]
