@@ -152,9 +152,9 @@ class EMResult:
         first and last values. Totals beyond float64 (below -1.8e308, from
         huge weights and a hopeless start) are reported as -1.8e308.
     n_iter : int
-        Iterations performed.
+        Kernel passes over the data (with a numeric ``tol``: EM iterations).
     converged : bool
-        Whether the change in mean log-likelihood fell below ``tol``.
+        Whether the stopping rule of ``tol`` was met.
 
     See Also
     --------
@@ -205,8 +205,8 @@ def _clipped_total(base, total_weight, per_unit_weight):
         return np.clip(base + total_weight * per_unit_weight, -big, big)
 
 
-def em(x, weights, means, stds, *, sample_weight=None, tied=False, tol=1e-3,
-       reg_covar=1e-6, max_iter=100, n_threads=None):
+def em(x, weights, means, stds, *, sample_weight=None, tied=False, tol="auto",
+       reg_covar=1e-6, max_iter=1000, n_threads=None):
     """Fit a univariate Gaussian mixture by EM from given starting parameters.
 
     The functional counterpart of :class:`cyem.GaussianMixture`: no
@@ -228,12 +228,17 @@ def em(x, weights, means, stds, *, sample_weight=None, tied=False, tol=1e-3,
         as repeating the row).
     tied : bool, default=False
         Estimate one standard deviation shared by all components.
-    tol : float, default=1e-3
-        Stop when the mean (per-unit-weight) log-likelihood changes by less.
+    tol : 'auto' or float, default='auto'
+        'auto': accelerated EM (SQUAREM, then Newton steps on the EM map) run
+        until the gain still available in the mean (per-unit-weight)
+        log-likelihood is at most 1e-10, i.e. to the optimum from this start,
+        as :class:`GaussianMixture` does. A number: plain EM iterations, each
+        one E and one M step, stopped when the mean log-likelihood changes by
+        less (scikit-learn's rule).
     reg_covar : float, default=1e-6
         Non-negative value added to every variance.
-    max_iter : int, default=100
-        Maximum number of iterations (>= 1).
+    max_iter : int, default=1000
+        Maximum number of kernel passes over the data (>= 1).
     n_threads : int or None, default=None
         Threads for the kernels; None uses every usable core. The result does
         not depend on it.
@@ -259,8 +264,8 @@ def em(x, weights, means, stds, *, sample_weight=None, tied=False, tol=1e-3,
 
     Notes
     -----
-    With ``tol=0`` exactly ``max_iter`` iterations are run; ``converged`` is
-    then False. Each iteration is one E step and one M step:
+    With ``tol=0`` exactly ``max_iter`` plain EM iterations are run;
+    ``converged`` is then False. Each iteration is one E step and one M step:
     ``w_k = N_k / sum_i v_i``, ``mu_k = sum_i v_i r_ik x_i / N_k`` and
     ``sigma_k^2 = sum_i v_i r_ik (x_i - mu_k)^2 / N_k + reg_covar``, with
     ``r_ik = p(k | x_i)`` and ``N_k = sum_i v_i r_ik`` (see the tutorial for
@@ -293,7 +298,7 @@ def em(x, weights, means, stds, *, sample_weight=None, tied=False, tol=1e-3,
     s0 = v.check_positive_vector(stds, K, "stds", [(K,)], limit=v.STD_LIMIT)
     if not isinstance(tied, (bool, np.bool_)):
         raise TypeError(f"tied must be a bool, got {tied!r}")
-    tol = v.check_real(tol, "tol", 0.0)
+    tol = v.check_tol(tol)
     reg_covar = v.check_real(reg_covar, "reg_covar", 0.0)
     v.warn_if_reg_covar_dominates(x, reg_covar)
     max_iter = v.check_int(max_iter, "max_iter", 1)

@@ -228,6 +228,12 @@ def _choices_list(choices, what):
     return parse
 
 
+def _tol(text):
+    """--tol: 'auto' (cyem's rule: accelerated EM to the optimum) or a number
+    >= 0 (scikit-learn's rule on the change of the mean log-likelihood)."""
+    return "auto" if text == "auto" else _nonnegative_float(text)
+
+
 def _nonnegative_float(text):
     try:
         value = float(text)
@@ -613,12 +619,11 @@ def _demo(args):
     print(f"Simulated {heights.size} adult heights (cm) without recording sex "
           f"(seed {args.seed}).")
     start = time.perf_counter()
-    model = cyem.GaussianMixture(n_components=2, n_init=3, tol=1e-7, max_iter=1000,
-                                 random_state=args.seed).fit(heights)
+    model = cyem.GaussianMixture(n_components=2, random_state=args.seed).fit(heights)
     elapsed = time.perf_counter() - start
     order = np.argsort(model.means_.ravel())   # label switching: sort by mean
     w, mu, sd = model.weights_[order], model.means_.ravel()[order], model.stds_[order]
-    print(f"EM: {model.n_iter_} iterations, converged={model.converged_}, "
+    print(f"EM: {model.n_iter_} passes over the data, converged={model.converged_}, "
           f"{elapsed * 1e3:.1f} ms, log-likelihood "
           f"{model.lower_bound_ * heights.size:.2f}, BIC {model.bic(heights):.2f}\n")
     header = f"{'group':<8}{'weight':>16}{'mean (cm)':>20}{'sd (cm)':>18}"
@@ -690,11 +695,13 @@ def _add_fit_arguments(p, n_init_default, tol_default):
     p.add_argument("--n-init", type=_positive_int, default=n_init_default, metavar="N",
                    help=f"EM starts per model (default {n_init_default}); the best "
                         "log-likelihood is kept")
-    p.add_argument("--tol", type=_nonnegative_float, default=tol_default,
-                   help=f"convergence threshold on the change of the mean "
-                        f"log-likelihood (default {tol_default:g})")
+    p.add_argument("--tol", type=_tol, default=tol_default,
+                   help="stopping rule: 'auto' (default) runs accelerated EM until "
+                        "the log-likelihood cannot rise by more than 1e-10 per "
+                        "sample; a number stops plain EM when the mean "
+                        "log-likelihood changes by less (scikit-learn's rule)")
     p.add_argument("--max-iter", type=_positive_int, default=1000, metavar="N",
-                   help="EM iterations per start (default 1000)")
+                   help="kernel passes over the data per start (default 1000)")
     p.add_argument("--random-state", type=_nonnegative_int, default=0, metavar="SEED",
                    help="seed of the starts (an integer >= 0), for reproducible "
                         "results (default 0)")
@@ -752,7 +759,7 @@ def build_parser():
                           "'spherical' (default 'full')")
     fit.add_argument("--init-params", default="kmeans", choices=INIT_PARAMS,
                      help="how EM is started (default 'kmeans')")
-    _add_fit_arguments(fit, n_init_default=10, tol_default=1e-6)
+    _add_fit_arguments(fit, n_init_default=10, tol_default="auto")
     fit.add_argument("--reg-covar", type=_nonnegative_float, default=1e-6,
                      help="added to every variance (default 1e-6)")
     _add_output_arguments(fit, "fitted model")
@@ -786,7 +793,7 @@ def build_parser():
                      default=["quantile", "kmeans", "random_from_data"], metavar="LIST",
                      help="comma list of start methods, each run --n-init times "
                           "('quantile' once) (default quantile,kmeans,random_from_data)")
-    _add_fit_arguments(sel, n_init_default=5, tol_default=1e-6)
+    _add_fit_arguments(sel, n_init_default=5, tol_default="auto")
     sel.add_argument("--n-jobs", type=_n_jobs, default=None, metavar="N",
                      help="fits run concurrently: a positive number, or -1 (default) "
                           "for all usable cores")

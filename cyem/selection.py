@@ -471,7 +471,7 @@ def _run_all(executor, function, tasks, progress):
 def select(X, n_components=range(1, 10), covariance_types=("full", "tied"),
            criterion="bic", *, init_params=DEFAULT_INIT_PARAMS, n_init=5,
            random_state=None, n_jobs=None, n_threads=None, sample_weight=None,
-           tol=1e-6, max_iter=1000, min_component_size=2.0, min_std_ratio=1e-3,
+           tol="auto", max_iter=1000, min_component_size=2.0, min_std_ratio=1e-3,
            reg_covar_relative=None, exclude_degenerate=True, progress=None,
            **estimator_kwargs):
     """Fit a mixture for every (n_components, covariance_type) and choose one.
@@ -509,9 +509,10 @@ def select(X, n_components=range(1, 10), covariance_types=("full", "tied"),
         returned models are set to use ``n_threads`` (None: all cores).
     sample_weight : array-like of shape (n_samples,), optional
         Then n in the BIC is the total weight.
-    tol : float, default=1e-6
-        Convergence threshold of each fit (tighter than the estimator's
-        default, so that log-likelihoods are comparable across candidates).
+    tol : 'auto' or float, default='auto'
+        Stopping rule of each fit, as in :class:`GaussianMixture`: 'auto' runs
+        accelerated EM to the optimum of each start, so that log-likelihoods
+        are comparable across candidates; a number is scikit-learn's rule.
     max_iter : int, default=1000
     min_component_size : float, default=2.0
         A fit with an expected component count w_k n below this is degenerate.

@@ -129,9 +129,6 @@ def test_default_starts_reach_mclust(dataset, covariance_type):
     assert _total_log_likelihood(model, x) >= mclust - SLACK * abs(mclust)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "needs issue 12's default stopping rule: with tol=1e-3 the best start stops "
-    "0.006 short of mclust on galaxies. strict: remove this mark when it lands"))
 def test_galaxies_fully_default_fit_reaches_mclust():
     """Acceptance (issue 12): GaussianMixture(4, random_state=0) with every
     other argument at its default, on galaxies / 1000."""
