@@ -12,7 +12,7 @@ Prints three markdown tables:
    * ``fit(memmap)`` -- the in-memory kernels reading the whole mapping;
    * ``fit(array)`` -- the in-memory kernels on the array read into memory.
 
-2. **Dask** (default n = 1e7): ``cyem._dask.fit_dask`` on a
+2. **Dask** (default n = 1e7): ``GaussianMixture.fit`` on a
    ``LocalCluster(n_workers=2, threads_per_worker=1, processes=True)`` with
    the array persisted on the workers, against the in-memory fit with
    ``n_threads=2`` on the same two cores; the difference is the overhead dask
@@ -21,7 +21,7 @@ Prints three markdown tables:
 
 3. **Online vs batch EM** on a stream from a known mixture (default 200
    chunks of 5,000): the truth, batch EM on all the draws, and online EM
-   (``cyem.chunked.partial_fit``, one call per chunk), with the standard
+   (``GaussianMixture.partial_fit``, one call per chunk), with the standard
    error implied by the online estimate's effective sample size.
 
 Each row of tables 1 and 2 runs in its own Python process, so its peak RSS
@@ -128,14 +128,14 @@ def measure(mode, path, m1, m2, repeats, n_dask, n_threads):
         print(json.dumps({}))
         return
     warnings.simplefilter("ignore")
-    from cyem import chunked           # imported before the baseline RSS
+    from cyem import chunked  # noqa: F401  (imported before the baseline RSS)
     baseline = peak_rss_mb()
     result = dict(mode=mode, baseline_rss_mb=baseline)
     if mode == "fit_chunks(memmap)":
         X = np.load(path, mmap_mode="r")
         tracemalloc.start()
         s, t2, model = per_iteration(
-            lambda m: chunked.fit_chunks(estimator(m, n_threads=n_threads), X), m1, m2, repeats)
+            lambda m: estimator(m, n_threads=n_threads).fit_chunks(X), m1, m2, repeats)
         result["traced_peak_mb"] = tracemalloc.get_traced_memory()[1] / 2**20
         tracemalloc.stop()
     elif mode == "fit(memmap)":
@@ -148,7 +148,7 @@ def measure(mode, path, m1, m2, repeats, n_dask, n_threads):
     elif mode == "fit_chunks(array)":
         X = np.load(path)
         s, t2, model = per_iteration(
-            lambda m: chunked.fit_chunks(estimator(m, n_threads=n_threads), X), m1, m2, repeats)
+            lambda m: estimator(m, n_threads=n_threads).fit_chunks(X), m1, m2, repeats)
     elif mode == "fit(array)":
         X = np.load(path)
         s, t2, model = per_iteration(lambda m: estimator(m, n_threads=n_threads).fit(X),
@@ -162,12 +162,11 @@ def measure(mode, path, m1, m2, repeats, n_dask, n_threads):
             import dask.array as da
             from distributed import Client, LocalCluster
 
-            from cyem._dask import fit_dask
             with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                               dashboard_address=None) as cluster, Client(cluster):
                 Xd = da.from_array(X, chunks=max(1, n_dask // 10)).persist()
                 result["blocks"] = Xd.numblocks[0]
-                s, t2, model = per_iteration(lambda m: fit_dask(estimator(m), Xd),
+                s, t2, model = per_iteration(lambda m: estimator(m).fit(Xd),
                                              m1, m2, repeats)
     else:
         raise ValueError(mode)
@@ -239,20 +238,20 @@ def table_dask(args, tmpdir):
 
 def table_online(args):
     warnings.simplefilter("ignore")
-    from cyem import GaussianMixture, chunked
+    from cyem import GaussianMixture, _online
     rng = np.random.default_rng(2024)
     stream = [draw(rng, args.stream_chunk) for _ in range(args.stream_chunks)]
     n = args.stream_chunks * args.stream_chunk
     online = GaussianMixture(3, random_state=0)
     start = time.perf_counter()
     for chunk in stream:
-        chunked.partial_fit(online, chunk)
+        online.partial_fit(chunk)
     t_online = time.perf_counter() - start
     x = np.concatenate(stream)
     start = time.perf_counter()
     batch = GaussianMixture(3, random_state=0, tol=1e-8, max_iter=1000).fit(x)
     t_batch = time.perf_counter() - start
-    gamma = chunked.step_size(args.stream_chunks - 1)
+    gamma = _online.step_size(args.stream_chunks - 1)
     n_eff = args.stream_chunk * (2 - gamma) / gamma
     print(f"\n### 3. Online vs batch EM: {args.stream_chunks} chunks of "
           f"{args.stream_chunk} ({n:.3g} draws), K = 3\n")

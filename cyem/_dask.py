@@ -6,12 +6,12 @@ actually fitted. We do not schedule anything ourselves: every step is a dask
 graph, run by whatever scheduler is active (a ``dask.distributed.Client`` if
 one exists, else dask's local threads).
 
-Fit (:func:`fit_dask`)
-----------------------
+Fit (:func:`dask_models`, then ``cyem._restarts.fit_model``)
+---------------------------------------------------------------
 1. One pass over the blocks (one task per block, tree-merged): checks
    (finite values, valid weights), per-feature minimum and maximum -- hence
    the same frame (``cyem._frame``) as an in-memory fit of the same data --
-   and a uniform random sample of at most ``chunked.INIT_SAMPLE_SIZE`` rows
+   and a uniform random sample of at most ``_scan.INIT_SAMPLE_SIZE`` rows
    (random keys per row, the smallest kept at every merge), gathered to the
    client; also the total weight, from which the one power of two that every
    block's weights are divided by is chosen (as for the whole array in
@@ -38,7 +38,6 @@ local threaded scheduler, which already runs one task per core. The result
 does not depend on it.
 """
 
-import copy
 import operator
 import sys
 from functools import partial
@@ -46,11 +45,13 @@ from functools import partial
 import numpy as np
 
 from . import _validation as v
-from .chunked import (FrameModel, _as_kernel_array, _check_chunk_weight, _sample_size,
-                      check_scan, fit_model, merge_scans, models_from_scan,
-                      scan_chunk, scan_weight_exponent)
+from ._evaluate import evaluate
+from ._scan import _sample_size, check_scan, merge_scans, scan_chunk, scan_weight_exponent
+from ._sources import _as_kernel_array, _check_chunk_weight
+from ._threads import effective_n_threads, usable_cpu_count
+from .chunked import FrameModel, models_from_scan
 
-__all__ = ["fit_dask", "is_dask_array", "predict", "predict_proba", "score",
+__all__ = ["dask_models", "is_dask_array", "predict", "predict_proba", "score",
            "score_samples"]
 
 
@@ -142,8 +143,6 @@ def _tree(dask, parts, combine):
 
 def _worker_threads(n_threads):
     """Kernel threads for one task (see the module docstring)."""
-    from ._threads import effective_n_threads, usable_cpu_count
-
     if n_threads is not None:
         return effective_n_threads(n_threads)
     try:
@@ -158,7 +157,7 @@ def _worker_threads(n_threads):
 # ---- tasks (run on the workers) ------------------------------------------
 
 def _scan_block(x, w, seed, index, size):
-    """Validate one block and scan it (``chunked.scan_chunk``); None if empty."""
+    """Validate one block and scan it (``_scan.scan_chunk``); None if empty."""
     if np.shape(x)[0] == 0:
         return None
     x = v.check_data(x, f"block {index} of X")
@@ -174,12 +173,11 @@ def _block_stats(x, w, job):
     return model.chunk_model(x, w, _worker_threads(n_threads)).accumulate(params)
 
 
-def _evaluate_block(x, estimator, key, n_features):
-    """``GaussianMixture._evaluate`` on one block (validated like ``predict``)."""
-    x = v.check_data(x, "X", n_features_expected=n_features)
-    est = copy.copy(estimator)
-    est.n_threads = _worker_threads(estimator.n_threads)
-    return est._evaluate(x, **{key: True})[key]
+def _evaluate_block(x, job, key):
+    """``cyem._evaluate.evaluate`` on one block (validated like ``predict``)."""
+    fitted, n_threads = job
+    x = v.check_data(x, "X", n_features_expected=fitted.n_features)
+    return evaluate(fitted, x, _worker_threads(n_threads), **{key: True})[key]
 
 
 # ---- the model and the fit -----------------------------------------------
@@ -196,7 +194,7 @@ class DaskModel(FrameModel):
         As ``chunked.FrameModel``; ``n_threads`` is the client's count.
     weight_exponent : int
         Every block's weights are divided by 2^weight_exponent
-        (``chunked.scan_weight_exponent`` of the scan of all the blocks), so
+        (``_scan.scan_weight_exponent`` of the scan of all the blocks), so
         that the blocks' statistics are in one unit and add up.
     worker_threads : int or None
         The estimator's ``n_threads`` setting, resolved on each worker.
@@ -223,38 +221,36 @@ class DaskModel(FrameModel):
         return np.asarray(_tree(dask, parts, operator.add).compute(), dtype=np.float64)
 
 
-def fit_dask(estimator, X, sample_weight=None, *, persist=True, init_sample_size=None):
-    """Fit ``estimator`` (a ``cyem.GaussianMixture``) on a dask array; the
-    backend of ``GaussianMixture.fit`` for dask input (see the module
-    docstring for what runs where).
+def dask_models(X, sample_weight, settings, rng, *, worker_threads=None, persist=True,
+                init_sample_size=None):
+    """(data model, initialisation model) of a dask array for the restart loop
+    (``cyem._restarts.fit_model``): the backend of ``GaussianMixture.fit`` for
+    dask input (see the module docstring for what runs where).
 
     Parameters
     ----------
-    estimator : cyem.GaussianMixture
     X : dask.array.Array of shape (n_samples,) or (n_samples, n_features)
     sample_weight : dask or NumPy array of shape (n_samples,), optional
+    settings : cyem._validation.Settings
+    rng : numpy.random.Generator
+        Draws the seed of the initialisation sample (then the starts).
+    worker_threads : int or None
+        The estimator's ``n_threads`` setting, resolved on each worker.
     persist : bool, default True
         Keep X (and the weights) in the workers' memory for the duration of
         the fit (``dask.persist``), so that each EM iteration does not
         recompute or re-read them. Pass False for data larger than the
         cluster's memory: every iteration then re-reads the source.
     init_sample_size : int, optional
-        Rows of the initialisation sample (default ``chunked.INIT_SAMPLE_SIZE``).
-
-    Returns
-    -------
-    estimator
+        Rows of the initialisation sample (default ``_scan.INIT_SAMPLE_SIZE``).
     """
     dask, _ = require_dask()
-    from .mixture import _check_random_state
-
-    s = estimator._validated_settings()
+    s = settings
     X, d = as_dask_rows(X)
     w = as_dask_weight(sample_weight, X)
     if persist:
         X, w = dask.persist(X, w)
     x_blocks, w_blocks = _blocks(X, w)
-    rng = _check_random_state(estimator.random_state)
     seed = int(rng.integers(0, 2**63))
     size = _sample_size(d, init_sample_size)
     scan_block = dask.delayed(_scan_block, pure=True)
@@ -264,61 +260,56 @@ def fit_dask(estimator, X, sample_weight=None, *, persist=True, init_sample_size
     check_scan(scan)
     model, init_model = models_from_scan(
         scan, s, lambda frame: DaskModel(x_blocks, w_blocks, frame, d,
-                                         s["covariance_type"], s["reg_covar"],
-                                         s["n_threads"], scan_weight_exponent(scan),
-                                         estimator.n_threads))
-    return fit_model(estimator, model, init_model, s, rng)
+                                         s.covariance_type, s.reg_covar,
+                                         s.n_threads, scan_weight_exponent(scan),
+                                         worker_threads))
+    # The persisted arrays own the workers' copies of the blocks: keep them
+    # alive as long as the model is (its delayed blocks alone do not).
+    model.persisted = (X, w)
+    return model, init_model
 
 
 # ---- using a fitted model on dask input ---------------------------------------
 
-def _lite(estimator):
-    """A shallow copy without the fit history, to ship to the workers."""
-    est = copy.copy(estimator)
-    est.__dict__.pop("lower_bounds_", None)
-    est.__dict__.pop("_online", None)
-    return est
-
-
-def _evaluate(estimator, X, key):
+def _evaluate(fitted, n_threads, X, key):
+    """Lazy evaluation of ``fitted`` (``cyem._evaluate.FittedParams``) on the
+    rows of X: one kernel call per block, on the workers."""
     dask, _ = require_dask()
-    estimator._check_fitted()
-    d = estimator.n_features_in_
-    X, _ = as_dask_rows(X, n_features_expected=d)
-    est = dask.delayed(_lite(estimator), traverse=False)
-    kwargs = dict(key=key, n_features=d)
+    X, _ = as_dask_rows(X, n_features_expected=fitted.n_features)
+    # One literal task with the parameters, fetched once by each worker.
+    job = dask.delayed((fitted, n_threads), traverse=False)
     if key == "resp":
-        K = estimator.weights_.shape[0]
+        K = fitted.weights.shape[0]
         if X.ndim == 1:
-            return X.map_blocks(_evaluate_block, est, dtype=np.float64, new_axis=1,
-                                chunks=(X.chunks[0], (K,)), **kwargs)
-        return X.map_blocks(_evaluate_block, est, dtype=np.float64,
-                            chunks=(X.chunks[0], (K,)), **kwargs)
+            return X.map_blocks(_evaluate_block, job, key=key, dtype=np.float64,
+                                new_axis=1, chunks=(X.chunks[0], (K,)))
+        return X.map_blocks(_evaluate_block, job, key=key, dtype=np.float64,
+                            chunks=(X.chunks[0], (K,)))
     dtype = np.int64 if key == "labels" else np.float64
     if X.ndim == 1:
-        return X.map_blocks(_evaluate_block, est, dtype=dtype, **kwargs)
-    return X.map_blocks(_evaluate_block, est, dtype=dtype, drop_axis=1, **kwargs)
+        return X.map_blocks(_evaluate_block, job, key=key, dtype=dtype)
+    return X.map_blocks(_evaluate_block, job, key=key, dtype=dtype, drop_axis=1)
 
 
-def score_samples(estimator, X):
+def score_samples(fitted, n_threads, X):
     """Lazy ``score_samples``: a dask array of shape (n_samples,)."""
-    return _evaluate(estimator, X, "log_lik")
+    return _evaluate(fitted, n_threads, X, "log_lik")
 
 
-def predict(estimator, X):
+def predict(fitted, n_threads, X):
     """Lazy ``predict``: a dask array of int64 labels, shape (n_samples,)."""
-    return _evaluate(estimator, X, "labels")
+    return _evaluate(fitted, n_threads, X, "labels")
 
 
-def predict_proba(estimator, X):
+def predict_proba(fitted, n_threads, X):
     """Lazy ``predict_proba``: a dask array of shape (n_samples, n_components)."""
-    return _evaluate(estimator, X, "resp")
+    return _evaluate(fitted, n_threads, X, "resp")
 
 
-def score(estimator, X, sample_weight=None):
+def score(fitted, n_threads, X, sample_weight=None):
     """Lazy ``score``: a 0-d dask array, the (weighted) mean log-likelihood;
     ``float()`` of it computes it."""
-    log_lik = score_samples(estimator, X)
+    log_lik = score_samples(fitted, n_threads, X)
     w = as_dask_weight(sample_weight, log_lik)
     if w is None:
         return log_lik.mean()

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import _validation as v
 from ._accel import GAP_TOL, AcceleratedEM, aitken_gap
 from ._model import UnivariateModel
 from ._params import MStepReport
@@ -282,8 +283,6 @@ def em(x, weights, means, stds, *, sample_weight=None, tied=False, tol="auto",
     >>> np.round(res.weights, 2).tolist(), np.round(res.stds, 1).tolist()
     ([0.5, 0.5], [1.0, 0.9])
     """
-    from . import _validation as v
-
     x = v.check_univariate_data(x, "x")
     sample_weight = v.check_sample_weight(sample_weight, x.shape[0])
     weights = v._as_numeric_array(weights, "weights")

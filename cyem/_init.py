@@ -53,6 +53,7 @@ from . import _kernels, _mdkernels
 from . import _params_md as md
 from ._frame import strided_sample
 from ._params import MixtureParams
+from ._validation import count_distinct
 
 INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data", "quantile")
 
@@ -105,6 +106,39 @@ def start_strategies(init_params, n_init, start_given=False):
     # Quantile first: on equal log-likelihoods the first start wins, so the
     # default fit is mclust-like whenever no seeded start does better.
     return ["quantile"] + [init_params] * DEFAULT_SEEDED_STARTS
+
+
+def starting_parameters(model, K, init_params, rng, user):
+    """Starting parameters in ``model``'s frame: the ``init_params`` strategy,
+    overridden by the user's values (scikit-learn's semantics), with the
+    model's fixed parameters applied.
+
+    ``user`` is (weights (K,), means, variances (K,) for d = 1 or covariances
+    in scikit-learn's shape), each in data units or None.
+    """
+    user_w, user_m, user_p = user
+    if user_w is not None and user_m is not None and user_p is not None:
+        start = None            # everything given: no initialisation pass
+    else:
+        start = initial_parameters(model, K, init_params, rng)
+    f = model.frame
+    w = user_w if user_w is not None else start.weights
+    m = f.means_to_frame(user_m) if user_m is not None else start.means
+    if model.n_features == 1:
+        var = f.variances_to_frame(user_p) if user_p is not None else start.variances
+        if model.tied:
+            var = np.full(K, np.dot(w, var))
+        return model.apply_fixed(MixtureParams(w.copy(), np.ravel(m).copy(), var.copy()))
+    if user_p is not None:
+        # The kernels take the upper-triangular factor U (precision = U U^T)
+        # that every M step produces; scikit-learn starts from the lower
+        # Cholesky factor of precisions_init instead. Same quadratic form.
+        cov, prec_chol = md.precision_cholesky(f.variances_to_frame(user_p),
+                                               model.covariance_type)
+    else:
+        cov, prec_chol = start.covariances, start.precisions_cholesky
+    return model.apply_fixed(md.MDParams(model.covariance_type, w.copy(), m.copy(),
+                                         cov, prec_chol))
 
 
 def initial_parameters(model, n_components, init_params, rng):
@@ -359,7 +393,6 @@ def _seed_sample(X, sample_weight, K, rng, seeder):
 
 
 def _count_distinct_rows(X, sample_weight, limit):
-    from ._validation import count_distinct
 
     return count_distinct(X, sample_weight, limit)
 

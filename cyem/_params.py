@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import _kernels
+from ._validation import check_positive_vector
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 
@@ -145,8 +146,6 @@ def covariances_for(variances, covariance_type):
 def variances_from_precisions(precisions_init, n_components, covariance_type):
     """Validate ``precisions_init`` (scikit-learn's shapes, or flat) and return
     per-component variances of shape (K,)."""
-    from ._validation import check_positive_vector
-
     K = n_components
     if covariance_type == "tied":
         shapes = [(1, 1), (1,), ()]

@@ -208,3 +208,18 @@ def forced_n_threads(n_threads):
         yield
     finally:
         _forced_n_threads = previous
+
+
+_BLAS_CONTROLLER = None
+
+
+def single_threaded_blas(covariance_type, n_features):
+    """Limit BLAS to one thread while the full/tied kernels call it from our
+    own parallel loops (no oversubscription); a no-op for the other models."""
+    global _BLAS_CONTROLLER
+    if n_features == 1 or covariance_type not in ("full", "tied"):
+        return contextlib.nullcontext()
+    if _BLAS_CONTROLLER is None:
+        from threadpoolctl import ThreadpoolController   # imported on first use: slow
+        _BLAS_CONTROLLER = ThreadpoolController()
+    return _BLAS_CONTROLLER.limit(limits=1, user_api="blas")

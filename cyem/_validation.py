@@ -1,6 +1,7 @@
 """Input checks. Every user-facing argument passes through here before it can
 reach a kernel, and every failure names the argument and what was wrong."""
 
+from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
@@ -415,3 +416,45 @@ def check_positive_vector(values, n_values, name, shapes, limit=_SCALE_LIMIT):
             f"(the variances they imply must be representable), got {v}"
         )
     return v
+
+
+def check_random_state(random_state):
+    """A numpy Generator from None, an int, a Generator or a RandomState."""
+    if random_state is None or isinstance(random_state, (Integral, np.integer)) \
+            and not isinstance(random_state, bool):
+        if random_state is not None and random_state < 0:
+            raise ValueError(f"random_state must be non-negative, got {random_state}")
+        return np.random.default_rng(random_state)
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    if isinstance(random_state, np.random.RandomState):
+        # Derive a Generator deterministically from the legacy state.
+        return np.random.default_rng(random_state.randint(0, 2**31 - 1, size=4))
+    raise TypeError(
+        "random_state must be None, an int, a numpy Generator or RandomState; "
+        f"got {type(random_state).__name__}"
+    )
+
+
+@dataclass(frozen=True)
+class Settings:
+    """An estimator's validated constructor arguments, as the fitting code
+    below the estimator needs them (built by ``GaussianMixture``; immutable,
+    so no layer can change what another one reads).
+
+    ``tol`` is None for cyem's stopping rule ('auto') and a float for
+    scikit-learn's; ``n_init`` None for cyem's default set of starts;
+    ``n_threads`` the resolved thread count.
+    """
+
+    n_components: int
+    covariance_type: str
+    tol: object
+    reg_covar: float
+    max_iter: int
+    n_init: object
+    init_params: str
+    verbose: int
+    verbose_interval: int
+    n_threads: int
+    warm_start: bool

@@ -467,7 +467,7 @@ def _check_degenerate(model, X, args):
 # ---- subcommands ----------------------------------------------------------------
 
 def _fit(args):
-    import cyem
+    from .mixture import GaussianMixture     # here, not at the top: a fast --help
 
     plt = _prepare_outputs(args)
     table = _load_table(args)
@@ -477,7 +477,7 @@ def _fit(args):
         distinct, what = too_many
         raise CliError(f"-k {args.k}: {args.file} has only {what}, so n_components "
                        f"can be at most {distinct}")
-    model = cyem.GaussianMixture(
+    model = GaussianMixture(
         n_components=args.k, covariance_type=args.covariance_type, n_init=args.n_init,
         init_params=args.init_params, tol=args.tol, max_iter=args.max_iter,
         reg_covar=args.reg_covar, random_state=args.random_state, n_threads=args.threads)
@@ -612,14 +612,14 @@ def simulate_heights(n_samples=20_000, seed=2026):
 
 
 def _demo(args):
-    import cyem
+    from .mixture import GaussianMixture
 
     plt = _prepare_outputs(args)
     heights, sex = simulate_heights(args.n_samples, args.seed)
     print(f"Simulated {heights.size} adult heights (cm) without recording sex "
           f"(seed {args.seed}).")
     start = time.perf_counter()
-    model = cyem.GaussianMixture(n_components=2, random_state=args.seed).fit(heights)
+    model = GaussianMixture(n_components=2, random_state=args.seed).fit(heights)
     elapsed = time.perf_counter() - start
     order = np.argsort(model.means_.ravel())   # label switching: sort by mean
     w, mu, sd = model.weights_[order], model.means_.ravel()[order], model.stds_[order]
@@ -654,9 +654,9 @@ def _demo(args):
 
 
 def _info(args):
-    import cyem
+    from ._config import show_config
 
-    cyem.show_config()
+    show_config()
     return 0
 
 

@@ -1,65 +1,22 @@
 """``cyem.GaussianMixture``: a drop-in for scikit-learn's estimator."""
 
-import contextlib
 import inspect
 import warnings
-from numbers import Integral
 
 import numpy as np
 from scipy.linalg import solve_triangular
 
-from . import _dask, _kernels, _mdkernels, chunked
-from . import _params as uni
+from . import _dask, _online, _persist, chunked
 from . import _params_md as md
 from . import _validation as v
-from ._frame import Frame
-from ._init import INIT_PARAMS, initial_parameters
+from ._em import warn_degenerate
+from ._evaluate import FittedParams, evaluate
+from ._init import INIT_PARAMS, starting_parameters
 from ._model import make_model
 from ._params import COVARIANCE_TYPES, covariances_for, variances_from_precisions
-from ._threads import effective_n_threads
-from .exceptions import external_stacklevel, not_fitted_error
-
-_BLAS_CONTROLLER = None
-
-
-def _single_threaded_blas(covariance_type, n_features):
-    """Limit BLAS to one thread while the full/tied kernels call it from our
-    own parallel loops (no oversubscription); a no-op for the other models."""
-    global _BLAS_CONTROLLER
-    if n_features == 1 or covariance_type not in ("full", "tied"):
-        return contextlib.nullcontext()
-    if _BLAS_CONTROLLER is None:
-        from threadpoolctl import ThreadpoolController
-        _BLAS_CONTROLLER = ThreadpoolController()
-    return _BLAS_CONTROLLER.limit(limits=1, user_api="blas")
-
-
-def _check_random_state(random_state):
-    """A numpy Generator from None, an int, a Generator or a RandomState."""
-    if random_state is None or isinstance(random_state, (Integral, np.integer)) \
-            and not isinstance(random_state, bool):
-        if random_state is not None and random_state < 0:
-            raise ValueError(f"random_state must be non-negative, got {random_state}")
-        return np.random.default_rng(random_state)
-    if isinstance(random_state, np.random.Generator):
-        return random_state
-    if isinstance(random_state, np.random.RandomState):
-        # Derive a Generator deterministically from the legacy state.
-        return np.random.default_rng(random_state.randint(0, 2**31 - 1, size=4))
-    raise TypeError(
-        "random_state must be None, an int, a numpy Generator or RandomState; "
-        f"got {type(random_state).__name__}"
-    )
-
-
-def _max_variance(covariances, covariance_type):
-    """Largest variance of any feature of any component."""
-    if covariance_type == "full":
-        return float(np.max(np.diagonal(covariances, axis1=1, axis2=2)))
-    if covariance_type == "tied":
-        return float(np.max(np.diag(covariances)))
-    return float(np.max(covariances))
-
+from ._restarts import fit_model
+from ._threads import effective_n_threads, single_threaded_blas
+from .exceptions import ConvergenceWarning, external_stacklevel, not_fitted_error
 
 def _feature_names(X, name="X"):
     """The column names of a dataframe ``X`` as an object array, when all are
@@ -370,7 +327,7 @@ class GaussianMixture:
     # ---- validation of the constructor parameters (at fit time) ----
 
     def _validated_settings(self):
-        return dict(
+        return v.Settings(
             n_components=v.check_int(self.n_components, "n_components", 1),
             covariance_type=v.check_choice(self.covariance_type, "covariance_type",
                                            COVARIANCE_TYPES),
@@ -463,13 +420,18 @@ class GaussianMixture:
         """
         names = _feature_names(X)
         if _dask.is_dask_array(X):
-            _dask.fit_dask(self, X, sample_weight)
+            s = self._validated_settings()
+            rng = v.check_random_state(self.random_state)
+            model, init_model = _dask.dask_models(X, sample_weight, s, rng,
+                                                  worker_threads=self.n_threads)
+            self._fit_models(model, init_model, s, rng)
         else:
             self._fit(X, sample_weight)
         self._reset_feature_names(names)
         return self
 
-    def fit_chunks(self, source, sample_weight=None, *, chunk_size=None):
+    def fit_chunks(self, source, sample_weight=None, *, chunk_size=None,
+                   init_sample_size=None):
         """Estimate the model parameters with EM over data read chunk by chunk.
 
         Every EM iteration is one pass over ``source``, adding the kernels'
@@ -494,6 +456,9 @@ class GaussianMixture:
         chunk_size : int, optional
             Rows per chunk of an array source, rounded down to a multiple of
             4096; by default about 16 MiB of data.
+        init_sample_size : int, optional
+            Rows of the uniform sample the initialisation runs on (default
+            100,000, fewer for wide data).
 
         Returns
         -------
@@ -516,12 +481,17 @@ class GaussianMixture:
         True
         """
         names = _feature_names(source, "source")
-        chunked.fit_chunks(self, source, sample_weight, chunk_size=chunk_size)
+        s = self._validated_settings()
+        rng = v.check_random_state(self.random_state)
+        model, init_model = chunked.chunked_models(
+            source, sample_weight, s, rng, chunk_size=chunk_size,
+            init_sample_size=init_sample_size)
+        self._fit_models(model, init_model, s, rng)
         self._reset_feature_names(names)
         return self
 
-    def partial_fit(self, X, y=None, sample_weight=None, *, alpha=chunked.DEFAULT_ALPHA,
-                    t0=chunked.DEFAULT_T0):
+    def partial_fit(self, X, y=None, sample_weight=None, *, alpha=_online.DEFAULT_ALPHA,
+                    t0=_online.DEFAULT_T0):
         """One step of online (stepwise) EM on one chunk of a stream.
 
         Keeps running sufficient statistics
@@ -533,7 +503,8 @@ class GaussianMixture:
         after every chunk (Cappe and Moulines, 2009). The first call fixes
         the frame and starts from its chunk (``init_params``, the ``*_init``
         values, or the current fit if the estimator is fitted); a later
-        ``fit`` starts a new stream. See ``cyem.chunked.partial_fit``.
+        ``fit`` starts a new stream. See ``cyem._online`` for the weighting
+        of chunks and the choice of step sizes.
 
         Parameters
         ----------
@@ -568,10 +539,45 @@ class GaussianMixture:
         if hasattr(self, "means_"):
             # scikit-learn's rule: the first call sets the names, later ones check them.
             self._check_feature_names(X)
-            return chunked.partial_fit(self, X, sample_weight, alpha=alpha, t0=t0)
+            return self._stream_step(X, sample_weight, alpha, t0)
         names = _feature_names(X)
-        chunked.partial_fit(self, X, sample_weight, alpha=alpha, t0=t0)
+        self._stream_step(X, sample_weight, alpha, t0)
         self._reset_feature_names(names)
+        return self
+
+    def _stream_step(self, X, sample_weight, alpha, t0):
+        """One online EM step (``cyem._online``) on chunk X."""
+        if self.fixed is not None:
+            # Online EM has its own M step on running moments.
+            raise ValueError("fixed parameters are not supported by partial_fit; use "
+                             "fit, fit_chunks or a dask array, or set fixed=None")
+        alpha, t0 = _online.check_step_parameters(alpha, t0)
+        s = self._validated_settings()
+        ctype = s.covariance_type
+        state = getattr(self, "_online", None)
+        if state is not None and not state.owns(s, getattr(self, "means_", None)):
+            state = None
+        if state is None:
+            x = v.check_data(X, "X")
+            w = _online.stream_weights(sample_weight, x.shape[0])
+            K = v.check_n_components(s.n_components, x, w)
+            d = 1 if x.ndim == 1 else x.shape[1]
+            state, chunk_model = _online.open_stream(x, w, s)
+            fitted = hasattr(self, "means_") and self.means_.shape == (K, d)
+            with single_threaded_blas(ctype, d):
+                state.params = self._fitted_params(chunk_model) if fitted else \
+                    starting_parameters(chunk_model, K, s.init_params,
+                                        v.check_random_state(self.random_state),
+                                        self._user_initial_values(K, d, ctype))
+        else:
+            x = v.check_data(X, "X", n_features_expected=state.model.n_features)
+            w = _online.stream_weights(sample_weight, x.shape[0])
+            chunk_model = state.model.chunk_model(x, w, s.n_threads)
+        run = state.step(chunk_model, alpha, t0)
+        warn_degenerate(run.report)
+        self._set_fitted(state.model, run, ctype)
+        state.fitted_means = self.means_
+        self._online = state
         return self
 
     def fit_predict(self, X, y=None, sample_weight=None):
@@ -610,51 +616,44 @@ class GaussianMixture:
         s = self._validated_settings()
         x = v.check_data(X, "X")
         weight = v.check_sample_weight(sample_weight, x.shape[0])
-        K = v.check_n_components(s["n_components"], x, weight)
-        ctype = s["covariance_type"]
+        K = v.check_n_components(s.n_components, x, weight)
+        ctype = s.covariance_type
         v.warn_if_single_value(x, weight, K)
-        v.warn_if_reg_covar_dominates(x, s["reg_covar"])
-        rng = _check_random_state(self.random_state)
+        v.warn_if_reg_covar_dominates(x, s.reg_covar)
+        rng = v.check_random_state(self.random_state)
         # The frame must also cover the user's starting means (see cyem._frame).
         start_means = self._user_initial_values(K, 1 if x.ndim == 1 else x.shape[1],
                                                 ctype)[1]
-        model = make_model(x, weight, ctype, s["reg_covar"], s["n_threads"],
+        model = make_model(x, weight, ctype, s.reg_covar, s.n_threads,
                            start_means=start_means)
-
-        # The EM runs (n_init restarts, warm start, warnings, fitted
-        # attributes) are shared with fit_chunks and the dask fit.
-        chunked.fit_model(self, model, model, s, rng)
+        self._fit_models(model, model, s, rng)
         return x
 
-    def _start(self, model, K, init_params, rng, user):
-        """Starting parameters in the model's frame: the init strategy,
-        overridden by the user's values (scikit-learn's semantics)."""
-        user_w, user_m, user_p = user
-        if user_w is not None and user_m is not None and user_p is not None:
-            start = None            # everything given: no initialisation pass
-        else:
-            start = initial_parameters(model, K, init_params, rng)
-        f = model.frame
-        if model.n_features == 1:
-            w = user_w if user_w is not None else start.weights
-            m = f.means_to_frame(user_m) if user_m is not None else start.means
-            var = f.variances_to_frame(user_p) if user_p is not None else start.variances
-            if model.tied:
-                var = np.full(K, np.dot(w, var))
-            return model.apply_fixed(uni.MixtureParams(w.copy(), np.ravel(m).copy(),
-                                                       var.copy()))
-        w = user_w if user_w is not None else start.weights
-        m = f.means_to_frame(user_m) if user_m is not None else start.means
-        if user_p is not None:
-            # The kernels take the upper-triangular factor U (precision = U U^T)
-            # that every M step produces; scikit-learn starts from the lower
-            # Cholesky factor of precisions_init instead. Same quadratic form.
-            cov, prec_chol = md.precision_cholesky(f.variances_to_frame(user_p),
-                                                   model.covariance_type)
-        else:
-            cov, prec_chol = start.covariances, start.precisions_cholesky
-        return model.apply_fixed(md.MDParams(model.covariance_type, w.copy(), m.copy(),
-                                             cov, prec_chol))
+    def _fit_models(self, model, init_model, s, rng):
+        """The EM runs of every batch fit (in memory, fit_chunks, dask): the
+        restart loop (``cyem._restarts``) on what this estimator asks for,
+        then its warnings and fitted attributes."""
+        K, ctype, d = s.n_components, s.covariance_type, model.n_features
+        warm = None
+        if s.warm_start and hasattr(self, "converged_"):
+            if self.means_.shape[0] != K or self.n_features_in_ != d:
+                raise ValueError(
+                    f"warm_start: the data ({d} features) and n_components={K} must "
+                    f"match the fitted model ({self.n_features_in_} features, "
+                    f"{self.means_.shape[0]} components)")
+            warm = self._fitted_data_units()
+        fixed = None if self.fixed is None else self._validated_fixed(K, d, ctype)
+        best = fit_model(model, init_model, s, rng, user=self._user_initial_values(K, d, ctype),
+                         fixed=fixed, warm=warm)
+        warn_degenerate(best.report)
+        if not best.converged:
+            warnings.warn(
+                "Best performing initialization did not converge. Try different "
+                "init parameters, or increase max_iter, tol, or check for "
+                "degenerate data.", ConvergenceWarning, stacklevel=external_stacklevel())
+        self._set_fitted(model, best, ctype)
+        self.__dict__.pop("_online", None)       # a new fit ends any stream
+        return self
 
     def _validated_fixed(self, K, d, covariance_type):
         """The ``fixed`` argument, validated, as keyword arguments of the
@@ -690,12 +689,22 @@ class GaussianMixture:
                 out["covariances"] = np.asarray(fixed["covariances"], dtype=np.float64)
         return out
 
+    def _fitted_data_units(self):
+        """The fitted parameters as the arguments of a model's
+        ``from_data_units`` (a warm start)."""
+        if self.n_features_in_ == 1:
+            return self.weights_, self.means_, self.stds_ ** 2
+        return self.weights_, self.means_, self.covariances_, self.precisions_cholesky_
+
     def _fitted_params(self, model):
-        """The fitted attributes, in ``model``'s frame (warm start)."""
-        if model.n_features == 1:
-            return model.from_data_units(self.weights_, self.means_, self.stds_ ** 2)
-        return model.from_data_units(self.weights_, self.means_, self.covariances_,
-                                     self.precisions_cholesky_)
+        """The fitted attributes, in ``model``'s frame."""
+        return model.from_data_units(*self._fitted_data_units())
+
+    def _fitted(self):
+        """The fitted parameters for ``cyem._evaluate``."""
+        return FittedParams(self.covariance_type, self.weights_,
+                            np.asarray(self.means_, dtype=np.float64),
+                            self.covariances_, self.precisions_cholesky_)
 
     def _set_fitted(self, model, run, ctype):
         if model.n_features == 1:
@@ -759,52 +768,10 @@ class GaussianMixture:
         self._check_feature_names(X)
 
     def _evaluate(self, x, log_lik=False, resp=False, labels=False):
-        """Run the evaluation kernel of the fitted model on validated data.
-
-        The kernel frame is derived from the fitted attributes alone (the
-        weighted median of the means and a scale covering their spread and the
-        largest standard deviation), so a model rebuilt from its attributes
-        predicts exactly like the original.
-        """
-        n, K = x.shape[0], self.weights_.shape[0]
-        out = {}
-        if log_lik:
-            out["log_lik"] = np.empty(n)
-        if resp:
-            out["resp"] = np.empty((n, K))
-        if labels:
-            out["labels"] = np.empty(n, dtype=np.int64)
-        n_threads = effective_n_threads(self.n_threads)
-        weights = np.ascontiguousarray(self.weights_, dtype=np.float64)
-        means = np.asarray(self.means_, dtype=np.float64)
-        d = self.n_features_in_
-        if d == 1:
-            variances = np.asarray(self.covariances_, dtype=np.float64).ravel()
-            if variances.shape[0] == 1:
-                variances = np.full(K, variances[0])
-            frame = Frame.from_params(weights, means, np.sqrt(variances.max()))
-            arrays = _kernels.component_arrays(
-                weights, np.ascontiguousarray(frame.means_to_frame(means).ravel()),
-                np.ascontiguousarray(variances / frame.scale ** 2))
-            _kernels.evaluate(x, *arrays, n_threads, float(frame.origin[0]),
-                              frame.inv_scale, out.get("log_lik"), out.get("resp"),
-                              out.get("labels"))
-        else:
-            ctype = self.covariance_type
-            cov = np.asarray(self.covariances_, dtype=np.float64)
-            frame = Frame.from_params(weights, means, np.sqrt(_max_variance(cov, ctype)))
-            params = md.MDParams(ctype, weights, frame.means_to_frame(means),
-                                 cov / frame.scale ** 2,
-                                 np.asarray(self.precisions_cholesky_) * frame.scale)
-            means_f, log_norm, prec, kind = params.kernel_arrays()
-            with _single_threaded_blas(ctype, d):
-                _mdkernels.evaluate(x, means_f, log_norm, prec, kind, n_threads,
-                                    np.ascontiguousarray(frame.origin),
-                                    np.full(d, frame.inv_scale), out.get("log_lik"),
-                                    out.get("resp"), out.get("labels"))
-        if log_lik:
-            out["log_lik"] -= d * frame.log_scale
-        return out
+        """The evaluation kernel of the fitted model on validated data
+        (``cyem._evaluate.evaluate``)."""
+        return evaluate(self._fitted(), x, effective_n_threads(self.n_threads),
+                        log_lik=log_lik, resp=resp, labels=labels)
 
     def _validated_input(self, X):
         self._check_input(X)
@@ -838,7 +805,7 @@ class GaussianMixture:
         """
         if _dask.is_dask_array(X):
             self._check_input(X)
-            return _dask.score_samples(self, X)
+            return _dask.score_samples(self._fitted(), self.n_threads, X)
         return self._evaluate(self._validated_input(X), log_lik=True)["log_lik"]
 
     def score(self, X, y=None, sample_weight=None):
@@ -868,7 +835,7 @@ class GaussianMixture:
             # One number, as for NumPy input: computed here (dask's own
             # reductions stay lazy, so f"{score:.3f}" would fail).
             self._check_input(X)
-            return float(_dask.score(self, X, sample_weight))
+            return float(_dask.score(self._fitted(), self.n_threads, X, sample_weight))
         log_lik = self.score_samples(X)
         weight = v.check_sample_weight(sample_weight, log_lik.shape[0])
         if weight is None:
@@ -900,7 +867,7 @@ class GaussianMixture:
         """
         if _dask.is_dask_array(X):
             self._check_input(X)
-            return _dask.predict(self, X)
+            return _dask.predict(self._fitted(), self.n_threads, X)
         return self._evaluate(self._validated_input(X), labels=True)["labels"]
 
     def predict_proba(self, X):
@@ -927,7 +894,7 @@ class GaussianMixture:
         """
         if _dask.is_dask_array(X):
             self._check_input(X)
-            return _dask.predict_proba(self, X)
+            return _dask.predict_proba(self._fitted(), self.n_threads, X)
         return self._evaluate(self._validated_input(X), resp=True)["resp"]
 
     def sample(self, n_samples=1):
@@ -960,7 +927,7 @@ class GaussianMixture:
         """
         self._check_fitted()
         n_samples = v.check_int(n_samples, "n_samples", 1)
-        rng = _check_random_state(self.random_state)
+        rng = v.check_random_state(self.random_state)
         K, d = self.means_.shape
         counts = rng.multinomial(n_samples, self.weights_ / self.weights_.sum())
         labels = np.repeat(np.arange(K), counts)
@@ -1008,9 +975,7 @@ class GaussianMixture:
         >>> np.array_equal(cyem.load(path).means_, gm.means_)
         True
         """
-        from .io import save
-
-        save(self, path)
+        _persist.save(self, path)
 
     def _n_parameters(self):
         """Number of free parameters: scikit-learn's ``_n_parameters``, less

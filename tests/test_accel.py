@@ -275,8 +275,12 @@ def test_chunked_and_dask_fits_are_accelerated_and_agree_with_in_memory():
     for fit in fits:
         assert fit.converged_ and fit.n_iter_ < plain.n_iter_ / 3
         assert fit.score(x) >= plain.score(x) - 1e-12
-        assert_allclose(fit.means_, memory.means_, rtol=1e-8)
-        assert_allclose(fit.covariances_, memory.covariances_, rtol=1e-8)
+        # the stopping rule leaves every parameter within ~1e-9 of the fixed
+        # point; chunks and blocks add in another order, so the accelerated
+        # paths may stop a few such steps apart: agreement to ~1e-8 of the
+        # data's unit, not relative to a mean near 0
+        assert_allclose(fit.means_, memory.means_, rtol=1e-8, atol=1e-7)
+        assert_allclose(fit.covariances_, memory.covariances_, rtol=1e-7)
 
 
 # ---- the parametrisation -------------------------------------------------------

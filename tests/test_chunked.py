@@ -1,8 +1,9 @@
 """cyem.chunked: exact EM over chunk sources and memory-mapped files, and
 online (stepwise) EM for streams.
 
-The tests call the module's functions (``chunked.fit_chunks(estimator, ...)``,
-``chunked.partial_fit(estimator, ...)``) directly, so that they do not depend
+The tests call the estimator's methods (``fit_chunks``, ``partial_fit``) and
+the modules behind them (``cyem._sources``, ``cyem._scan``, ``cyem._online``),
+so that they do not depend
 on the ``GaussianMixture`` methods that wrap them.
 """
 
@@ -11,7 +12,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from cyem import ConvergenceWarning, GaussianMixture, chunked
+from cyem import ConvergenceWarning, GaussianMixture, _online, _scan, _sources
 from cyem._frame import Frame
 from cyem._model import make_model
 
@@ -57,7 +58,7 @@ def test_memmap_file_equals_in_memory_fit_and_stays_small(tmp_path):
     assert X.nbytes > 20 * chunk * X.itemsize        # "several times larger"
     tracemalloc.start()
     try:
-        got = chunked.fit_chunks(GaussianMixture(**settings), X, chunk_size=chunk)
+        got = GaussianMixture(**settings).fit_chunks(X, chunk_size=chunk)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -75,7 +76,7 @@ def test_memmap_file_equals_in_memory_fit_and_stays_small(tmp_path):
     # bound them by 12. EM then holds O(K) numbers per kernel block; 2 MiB
     # covers those and the interpreter's small objects. Nothing scales with
     # n or with the chunk size, and the bound is far below a copy of X.
-    bound = 12 * 8 * chunked.INIT_SAMPLE_SIZE + (2 << 20)
+    bound = 12 * 8 * _scan.INIT_SAMPLE_SIZE + (2 << 20)
     assert bound < data_bytes / 4
     assert peak < bound, (peak, bound)
 
@@ -93,7 +94,7 @@ def test_memmap_2d_float32_equals_in_memory(tmp_path):
                         weights_init=[0.5, 0.5], means_init=[[0, 0, 0], [3, 1, 0]],
                         precisions_init=(np.ones((2, d)) if ctype == "diag"
                                          else np.stack([np.eye(d)] * 2)))
-        got = chunked.fit_chunks(GaussianMixture(**settings), X, chunk_size=5 * 4096)
+        got = GaussianMixture(**settings).fit_chunks(X, chunk_size=5 * 4096)
         want = GaussianMixture(**settings).fit(data)
         assert_same_fit(got, want)
 
@@ -105,13 +106,13 @@ def test_memmap_chunks_are_read_through_fresh_mappings(tmp_path):
     path = tmp_path / "x.npy"
     np.save(path, x)
     X = np.load(path, mmap_mode="r")
-    source = chunked.as_source(X, chunk_size=3 * 4096)
+    source = _sources.as_source(X, chunk_size=3 * 4096)
     assert source._mapping is not None
     parts = [c for c, _ in source]
     assert [len(c) for c in parts] == [3 * 4096] * 3 + [4096]
     assert all(isinstance(c, np.memmap) and c.base is not X.base for c in parts)
     np.testing.assert_array_equal(np.concatenate(parts), x)
-    sliced = chunked.as_source(X[5:], chunk_size=3 * 4096)
+    sliced = _sources.as_source(X[5:], chunk_size=3 * 4096)
     assert sliced._mapping is None
     np.testing.assert_array_equal(np.concatenate([c for c, _ in sliced]), x[5:])
 
@@ -121,8 +122,8 @@ def test_default_init_on_a_memmap_finds_the_in_memory_optimum(tmp_path):
     x = np.sort(mixture_sample(200_000, rng))   # sorted: the first chunk sees one group
     path = tmp_path / "x.npy"
     np.save(path, x)
-    got = chunked.fit_chunks(GaussianMixture(3, tol=1e-8, max_iter=500, random_state=0),
-                             np.load(path, mmap_mode="r"), chunk_size=4096 * 4)
+    got = GaussianMixture(3, tol=1e-8, max_iter=500, random_state=0).fit_chunks(
+        np.load(path, mmap_mode="r"), chunk_size=4096 * 4)
     want = GaussianMixture(3, tol=1e-8, max_iter=500, random_state=0).fit(x)
     order_got, order_want = np.argsort(got.means_.ravel()), np.argsort(want.means_.ravel())
     np.testing.assert_allclose(got.means_.ravel()[order_got],
@@ -153,12 +154,12 @@ def test_generator_callable_with_weights_equals_in_memory():
     def read_x():
         return (part for part in x_parts)          # a fresh generator per pass
 
-    got = chunked.fit_chunks(GaussianMixture(**settings), read_x,
+    got = GaussianMixture(**settings).fit_chunks(read_x,
                              lambda: iter(w_parts))
     want = GaussianMixture(**settings).fit(x, sample_weight=w)
     assert_same_fit(got, want)
     # weights as one array sliced along the chunks, and chunks as a list
-    got = chunked.fit_chunks(GaussianMixture(**settings), x_parts, w)
+    got = GaussianMixture(**settings).fit_chunks(x_parts, w)
     assert_same_fit(got, want)
 
 
@@ -172,8 +173,7 @@ def test_list_of_multivariate_chunks_equals_in_memory():
         reference = GaussianMixture(**settings).fit(X)   # any start will do
         settings.update(weights_init=reference.weights_, means_init=reference.means_ + 0.5,
                         precisions_init=reference.precisions_)
-        got = chunked.fit_chunks(GaussianMixture(**settings),
-                                 uneven_chunks(X, [7_000, 12_345]))
+        got = GaussianMixture(**settings).fit_chunks(uneven_chunks(X, [7_000, 12_345]))
         assert_same_fit(got, GaussianMixture(**settings).fit(X))
 
 
@@ -188,11 +188,10 @@ def test_chunks_keep_their_weights_relative_to_each_other():
                     precisions_init=[[[1.]]] * 2, tol=0.0, max_iter=100)
     want = GaussianMixture(**settings).fit(x, sample_weight=w)
     assert want.weights_[0] < 0.05                   # the heavy group dominates
-    got = chunked.fit_chunks(GaussianMixture(**settings), x, w, chunk_size=5000)
+    got = GaussianMixture(**settings).fit_chunks(x, w, chunk_size=5000)
     assert_same_fit(got, want, rtol=1e-12)
     # one chunk per group, weights as chunks too (callables)
-    got = chunked.fit_chunks(GaussianMixture(**settings),
-                             lambda: iter([x[:5000], x[5000:]]),
+    got = GaussianMixture(**settings).fit_chunks(lambda: iter([x[:5000], x[5000:]]),
                              lambda: iter([w[:5000], w[5000:]]))
     assert_same_fit(got, want, rtol=1e-12)
 
@@ -200,23 +199,23 @@ def test_chunks_keep_their_weights_relative_to_each_other():
 def test_one_shot_generator_is_refused():
     gen = (np.zeros(10) for _ in range(3))
     with pytest.raises(TypeError, match="callable that returns a fresh iterator"):
-        chunked.fit_chunks(GaussianMixture(2), gen)
+        GaussianMixture(2).fit_chunks(gen)
 
 
 def test_bad_chunk_is_named():
     parts = [np.arange(100.0), np.array([1.0, np.nan]), np.arange(5.0)]
     with pytest.raises(ValueError, match="chunk 1 of X contains NaN"):
-        chunked.fit_chunks(GaussianMixture(2), parts)
+        GaussianMixture(2).fit_chunks(parts)
     with pytest.raises(ValueError, match="features"):
-        chunked.fit_chunks(GaussianMixture(2), [np.zeros((10, 2)), np.zeros((10, 3))])
+        GaussianMixture(2).fit_chunks([np.zeros((10, 2)), np.zeros((10, 3))])
     with pytest.raises(ValueError, match="negative"):
-        chunked.fit_chunks(GaussianMixture(2), [np.arange(10.0)], [-np.ones(10)])
+        GaussianMixture(2).fit_chunks([np.arange(10.0)], [-np.ones(10)])
 
 
 def test_fit_chunks_warns_like_fit():
     parts = [np.arange(50.0), np.arange(50.0) + 1]
     with pytest.warns(ConvergenceWarning):
-        chunked.fit_chunks(GaussianMixture(2, max_iter=1, tol=0.0), parts)
+        GaussianMixture(2, max_iter=1, tol=0.0).fit_chunks(parts)
 
 
 # ---- online (stepwise) EM ---------------------------------------------------
@@ -235,15 +234,15 @@ def test_blended_moments_equal_the_moments_of_the_union():
     a, b = slice(0, 15_000), slice(15_000, None)
     part = [make_model(np.ascontiguousarray(X[s]), w[s], "full", 1e-6, 1, model.frame)
             for s in (a, b)]
-    ma, mb = (chunked.moments_from_stats(p.accumulate(params), params) for p in part)
+    ma, mb = (_online.moments_from_stats(p.accumulate(params), params) for p in part)
     gamma = w[b].sum() / w.sum()
-    blended = chunked.blend(ma, mb, gamma)
-    whole = chunked.moments_from_stats(model.accumulate(params), params)
+    blended = _online.blend(ma, mb, gamma)
+    whole = _online.moments_from_stats(model.accumulate(params), params)
     for name in ("counts", "means", "scatter"):
         np.testing.assert_allclose(getattr(blended, name), getattr(whole, name),
                                    rtol=1e-9, atol=1e-12 * np.abs(getattr(whole, name)).max())
     # and the M step of blended moments is the batch M step
-    got, _ = model.m_step(*chunked.stats_from_moments(blended, params))
+    got, _ = model.m_step(*_online.stats_from_moments(blended, params))
     want, _ = model.m_step(model.accumulate(params), params)
     np.testing.assert_allclose(got.means, want.means, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(got.covariances, want.covariances, rtol=1e-7)
@@ -266,7 +265,7 @@ def test_online_em_recovers_a_known_mixture():
     gm = GaussianMixture(3, random_state=0)
     stream = [mixture_sample(5_000, rng) for _ in range(200)]
     for chunk in stream:
-        chunked.partial_fit(gm, chunk)
+        gm.partial_fit(chunk)
     assert gm.n_iter_ == 200 and not gm.converged_
     order = np.argsort(gm.means_.ravel())
     weights, means, stds = gm.weights_[order], gm.means_.ravel()[order], gm.stds_[order]
@@ -292,7 +291,7 @@ def test_online_em_multivariate_full():
         labels = rng.choice(2, size=4_000, p=[0.4, 0.6])
         X = means[labels] + np.einsum("nij,nj->ni", chol[labels],
                                       rng.normal(size=(4_000, 2)))
-        chunked.partial_fit(gm, X)
+        gm.partial_fit(X)
     order = np.argsort(gm.means_[:, 0])
     # Effective size ~ 4,000 * (2 - gamma) / gamma with gamma = 151^-0.6 = 0.049:
     # ~158,000 draws. Standard errors: weights 0.0012, means <= 0.004,
@@ -307,26 +306,26 @@ def test_online_em_multivariate_full():
 def test_partial_fit_continues_a_stream_and_fit_starts_a_new_one():
     rng = np.random.default_rng(9)
     gm = GaussianMixture(3, random_state=0)
-    chunked.partial_fit(gm, mixture_sample(3_000, rng))
+    gm.partial_fit(mixture_sample(3_000, rng))
     state = gm._online
     frame = state.model.frame
-    chunked.partial_fit(gm, mixture_sample(3_000, rng) + 50.0)   # outside the first frame
+    gm.partial_fit(mixture_sample(3_000, rng) + 50.0)   # outside the first frame
     assert gm._online is state and gm.n_iter_ == 2
     assert gm._online.model.frame is frame
-    chunked.fit_chunks(gm, [mixture_sample(3_000, rng)])
+    gm.fit_chunks([mixture_sample(3_000, rng)])
     assert not hasattr(gm, "_online")
-    chunked.partial_fit(gm, mixture_sample(3_000, rng))           # starts from the fit
+    gm.partial_fit(mixture_sample(3_000, rng))           # starts from the fit
     assert gm.n_iter_ == 1 and gm._online is not state
     with pytest.raises(ValueError, match="features"):
-        chunked.partial_fit(gm, np.zeros((10, 2)))
+        gm.partial_fit(np.zeros((10, 2)))
     with pytest.raises(ValueError, match="alpha"):
-        chunked.partial_fit(gm, mixture_sample(100, rng), alpha=0.5)
+        gm.partial_fit(mixture_sample(100, rng), alpha=0.5)
 
 
 def test_step_sizes():
-    assert chunked.step_size(1) == pytest.approx(3 ** -0.6)
-    assert chunked.step_size(198) == pytest.approx(200 ** -0.6)
-    assert chunked.step_size(5, alpha=1.0, t0=0.0) == pytest.approx(0.2)
+    assert _online.step_size(1) == pytest.approx(3 ** -0.6)
+    assert _online.step_size(198) == pytest.approx(200 ** -0.6)
+    assert _online.step_size(5, alpha=1.0, t0=0.0) == pytest.approx(0.2)
 
 
 def test_weighted_step_sizes():
@@ -335,24 +334,24 @@ def test_weighted_step_sizes():
     gamma_t = 1/(t + 1) the exact share W_t / (W_0 + ... + W_t) of a
     weighted running average; about r gamma for small steps; 0 and 1 at the
     limits."""
-    gamma = chunked.step_size(7)
-    assert chunked.weighted_step(gamma, 1.0) == gamma
+    gamma = _online.step_size(7)
+    assert _online.weighted_step(gamma, 1.0) == gamma
     rng = np.random.default_rng(11)
     W = 10.0 ** rng.uniform(-6, 6, 12)
     for t in range(1, W.size):
-        share = chunked.weighted_step(chunked.step_size(t, alpha=1.0, t0=1.0),
+        share = _online.weighted_step(_online.step_size(t, alpha=1.0, t0=1.0),
                                       W[t] / W[:t].mean())
         assert share == pytest.approx(W[t] / W[:t + 1].sum(), rel=1e-13)
-    assert chunked.weighted_step(1e-6, 3.0) == pytest.approx(3e-6, rel=1e-5)
-    assert chunked.weighted_step(0.3, 1e300) == 1.0
-    assert chunked.weighted_step(0.3, 0.0) == 0.0
+    assert _online.weighted_step(1e-6, 3.0) == pytest.approx(3e-6, rel=1e-5)
+    assert _online.weighted_step(0.3, 1e300) == 1.0
+    assert _online.weighted_step(0.3, 0.0) == 0.0
 
 
 def test_chunked_model_frame_is_the_in_memory_frame():
     rng = np.random.default_rng(10)
     # up to the frame's sample size (16384 rows) the two frames are identical
     X = rng.normal(size=(16_000, 3)) * [1, 1e-3, 1e3] + [0, 1e9, -5]
-    scan = chunked.scan_source(chunked.as_source(X, chunk_size=4096), seed=0)
+    scan = _scan.scan_source(_sources.as_source(X, chunk_size=4096), seed=0)
     frame = scan.frame()
     want = Frame.from_data(X)
     np.testing.assert_array_equal(frame.origin, want.origin)
@@ -366,7 +365,7 @@ def test_initialisation_sample_is_uniform_over_the_source():
     count of m/B has standard deviation ~sqrt(m/B); allow 5 of them)."""
     n, m, chunk = 1_000_000, 20_000, 10 * 4096
     x = np.arange(n, dtype=np.float64)
-    scan = chunked.scan_source(chunked.as_source(x, chunk_size=chunk), seed=1,
+    scan = _scan.scan_source(_sources.as_source(x, chunk_size=chunk), seed=1,
                                init_sample_size=m)
     sample = scan.sample_x
     assert sample.shape == (m,) and np.unique(sample).size == m
