@@ -10,8 +10,12 @@ where such a change shows, with the expected value derived from the rule
 import numpy as np
 import pytest
 
-from cyem._frame import MAX_REACH, MIN_REACH, Frame, _power_of_two_at_least
+from cyem._frame import Frame, _power_of_two_at_least
 
+# The documented limits, written out here (not imported) so that a change to
+# the module's constants shows: 2**510 (~3.4e153) and 2**-510 (~1.5e-154).
+MAX_REACH = 2.0 ** 510
+MIN_REACH = 2.0 ** -510
 TINY = np.finfo(np.float64).tiny
 MIN_SCALE = 2.0 ** -459      # the frame's documented scale range, 2**[-459, 511]
 MAX_SCALE = 2.0 ** 511
