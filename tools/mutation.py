@@ -276,6 +276,24 @@ def covering_tests(coverage_file: Path, module_path: Path) -> dict[int, set[str]
     return by_line
 
 
+def _coverage_run(tests, extra_args, env, tmp, package_root, target, timeout):
+    """Run the target tests once under coverage with per-test contexts; return
+    (line -> covering test ids, the timeout for import-time mutants)."""
+    started = time.monotonic()
+    coverage_file = tmp / ".coverage"
+    cov_env = dict(env, COVERAGE_FILE=str(coverage_file))
+    code, out = _pytest([*tests, *extra_args, "-p", "pytest_cov", f"--cov={package_root / 'cyem'}",
+                         "--cov-context=test", "--cov-report="], cov_env, 20 * timeout)
+    if code != 0:
+        log = Path(tempfile.gettempdir()) / f"cyem-mutation-{target.stem}-baseline.log"
+        log.write_text(out)
+        raise SystemExit(f"the target tests fail on the unmutated module (see {log})")
+    # A mutant on an import-time line runs every target test: on a loaded
+    # machine that can outlast a fixed timeout without looping.
+    return (covering_tests(coverage_file, target),
+            max(timeout, 2.0 * (time.monotonic() - started)))
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("module", help="e.g. cyem/_frame.py")
@@ -288,6 +306,9 @@ def main(argv=None) -> int:
     parser.add_argument("--only", type=int, nargs="*", help="run only these mutant indices")
     parser.add_argument("--functions", nargs="+",
                         help="mutate only inside these functions or methods (by name)")
+    parser.add_argument("--no-coverage", action="store_true",
+                        help="run every given test file for every mutant (re-checking "
+                             "survivors against new tests)")
     parser.add_argument("--list", action="store_true", help="list the mutants and stop")
     parser.add_argument("--out", default="mutation-results")
     parser.add_argument("--rev", default="HEAD", help="git revision of the package to mutate")
@@ -337,24 +358,18 @@ def main(argv=None) -> int:
         target.write_text(source)
 
         started = time.monotonic()
-        coverage_file = tmp / ".coverage"
-        cov_env = dict(env, COVERAGE_FILE=str(coverage_file))
-        code, out = _pytest([*tests, *extra_args, "-p", "pytest_cov", f"--cov={package_root / 'cyem'}",
-                             "--cov-context=test", "--cov-report="], cov_env, 20 * args.timeout)
-        if code != 0:
-            log = Path(tempfile.gettempdir()) / f"cyem-mutation-{name}-baseline.log"
-            log.write_text(out)
-            raise SystemExit(f"the target tests fail on the unmutated module (see {log})")
-        by_line = covering_tests(coverage_file, target)
-        # A mutant on an import-time line runs every target test: on a loaded
-        # machine that can outlast a fixed timeout without looping.
-        import_time_timeout = max(args.timeout, 2.0 * (time.monotonic() - started))
+        if args.no_coverage:
+            by_line, import_time_timeout = None, args.timeout
+        else:
+            by_line, import_time_timeout = _coverage_run(tests, extra_args, env, tmp,
+                                                         package_root, target, args.timeout)
         print(f"{name}: {len(mutants)} mutants; coverage run {time.monotonic() - started:.0f} s",
               flush=True)
 
         for m in mutants:
             lines = range(m.line, m.end_line + 1)
-            contexts = set().union(*(by_line.get(line, set()) for line in lines))
+            contexts = ({""} if by_line is None else
+                        set().union(*(by_line.get(line, set()) for line in lines)))
             if not contexts:
                 m.outcome = "no coverage"
                 print(f"{m.index:4d} L{m.line:<4d} {m.change:<22} no coverage", flush=True)
