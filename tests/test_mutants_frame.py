@@ -84,6 +84,14 @@ def test_a_far_value_sets_the_scale_to_its_reach_over_2_448():
     assert frame.scale == 2.0 ** 52
 
 
+def test_two_features_one_far_value():
+    # per-feature medians; the far value's reach (from its feature's median) sets the scale
+    X = np.c_[np.r_[BULK, 2.0 ** 500], np.r_[BULK, 7.0] + 100.0]
+    frame = Frame.from_data(X)
+    np.testing.assert_array_equal(frame.origin, [0.0, 100.0])
+    assert frame.scale == 2.0 ** 52
+
+
 def test_reg_covar_sets_the_scale_to_its_root_over_2_448():
     assert Frame.from_data(BULK, reg_covar=2.0 ** 1000).scale == 2.0 ** 52
 

@@ -101,6 +101,14 @@ def test_univariate_recentre_gives_the_variances_around_the_new_centres():
     np.testing.assert_allclose(new.variances, expected, rtol=1e-12)
 
 
+def test_univariate_recentre_keeps_small_scatters():
+    # x = +-0.1 around a held mean of 0: sum (x - 0)^2 = 0.02, far below 1
+    x = np.array([-0.1, 0.1])
+    stats = uni.recentre(_uni_stats(x, np.ones((2, 1)), np.ones(2), np.array([0.05])), 1,
+                         np.array([0.05]), np.array([0.0]))
+    assert stats[4] == pytest.approx(0.02, rel=1e-14)
+
+
 @pytest.mark.parametrize("covariance_type, shape", [
     ("full", (3, 1, 1)), ("tied", (1, 1)), ("diag", (3, 1)), ("spherical", (3,))])
 def test_covariances_for_has_scikit_learns_shapes(covariance_type, shape):
