@@ -25,3 +25,11 @@ def test_reg_covar_warning_threshold_is_a_thousandth_of_the_smallest_variance():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         v.warn_if_reg_covar_dominates(x, 3e-3)
+
+
+def test_precisions_init_must_be_symmetric_and_give_their_inverse():
+    good = np.array([[[2.0, 0.5], [0.5, 1.0]]])
+    np.testing.assert_allclose(v.check_initial_precisions_md(good, 1, 2, "full"),
+                               np.linalg.inv(good), rtol=1e-14)
+    with pytest.raises(ValueError, match="^precisions_init: matrix 0 is not symmetric"):
+        v.check_initial_precisions_md(np.array([[[2.0, 0.5], [0.4, 1.0]]]), 1, 2, "full")
