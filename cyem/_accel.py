@@ -33,6 +33,12 @@ Newton steps on the fixed-point equation G(theta) = theta
     SQUAREM cannot see a direction along which EM's rate is within 1e-5 of 1
     (a likelihood ridge of heavily overlapping components): its
     extrapolations overshoot the curved ridge, while Newton steps follow it.
+    Newton's method converges to any fixed point of EM, saddles of the
+    likelihood included, where EM then moves away at a rate barely above 1
+    (hundreds of passes). Where the Krylov projection of (I - J) has a
+    negative eigenvalue (a saddle), the step is "saddle-free" (Dauphin et
+    al., 2014): that eigenvalue's sign is flipped, so the step leaves the
+    saddle the way EM does, instead of converging to it.
 
 Both run where straight lines stay inside the parameter space: weights as
 centred log-ratios (softmax back), means as they are, variances as
@@ -208,6 +214,11 @@ def extrapolate(u0, u1, u2, alpha):
 # What the stopping rules measure
 # ============================================================================
 
+#: Weight below which a component counts as dead: the likelihood hardly sees
+#: its parameters.
+ALIVE = 1e-8
+
+
 def step_size(before, after):
     """The largest move from ``before`` to ``after`` (parameters of one kind,
     in the model's frame, where the bulk of the data spans about [-1, 1]):
@@ -215,7 +226,7 @@ def step_size(before, after):
     to their size. Components of weight below 1e-8 are left out of the means
     and covariances: the likelihood hardly sees their parameters, which keep
     moving while such a component dies out."""
-    alive = after.weights > 1e-8
+    alive = after.weights > ALIVE
     moves = [np.max(np.abs(after.weights - before.weights)),
              np.max(np.abs(after.means - before.means)[alive], initial=0.0)]
     if isinstance(after, uni.MixtureParams):
@@ -259,13 +270,21 @@ def aitken_gap(lower_bounds):
 # Newton steps: GMRES with Jacobian-vector products from EM steps
 # ============================================================================
 
-def gmres(matvec, rhs, max_dim, rtol):
+def gmres(matvec, rhs, max_dim, rtol, saddle_free=False):
     """Approximate solution of A x = rhs by GMRES (Saad and Schultz, 1986)
     without restarts: at most ``max_dim`` products ``matvec(v)`` = A v, on
-    unit vectors v; stops when the residual is below ``rtol * |rhs|``."""
+    unit vectors v; stops when the residual is below ``rtol * |rhs|``.
+
+    With ``saddle_free``, returns (x, saddle): ``saddle`` says whether a
+    Ritz value of A (an eigenvalue of its projection on the Krylov space) is
+    below ``-SADDLE_TOL``; if so, and none is below ``-SADDLE_FAST``, x
+    solves the projected system with the real part of every eigenvalue
+    replaced by its absolute value (see ``_saddle_free_solve``). Otherwise x
+    is the GMRES solution, unchanged.
+    """
     beta = float(np.linalg.norm(rhs))
     if beta == 0.0:
-        return np.zeros_like(rhs)
+        return (np.zeros_like(rhs), False) if saddle_free else np.zeros_like(rhs)
     basis = [rhs / beta]
     hessenberg = np.zeros((max_dim + 1, max_dim))
     target = np.zeros(max_dim + 1)
@@ -283,7 +302,42 @@ def gmres(matvec, rhs, max_dim, rtol):
         if residual <= rtol * beta or hessenberg[j + 1, j] <= 1e-14 * beta:
             break
         basis.append(w / hessenberg[j + 1, j])
-    return np.column_stack(basis[:coef.size]) @ coef
+    if not saddle_free:
+        return np.column_stack(basis[:coef.size]) @ coef
+    square = hessenberg[:coef.size, :coef.size]
+    saddle = bool(np.any(np.linalg.eigvals(square).real < -SADDLE_TOL))
+    flipped = _saddle_free_solve(square, beta) if saddle else None
+    if flipped is not None:
+        coef = flipped
+    return np.column_stack(basis[:coef.size]) @ coef, saddle
+
+
+def _saddle_free_solve(square, beta):
+    """Coefficients y of the projected system ``square @ y = beta e_1`` with
+    the real part of every eigenvalue of ``square`` made non-negative, or
+    None when none of them is below ``-SADDLE_TOL`` (the noise level of the
+    difference-quotient products), when one is below ``-SADDLE_FAST``, or
+    when the eigenvectors are too ill-conditioned to rebuild the matrix.
+
+    For A = I - J, J the Jacobian of the EM map, a negative eigenvalue means
+    EM moves *away* from the fixed point along that direction (J has an
+    eigenvalue above 1): the fixed point Newton aims at is a saddle of the
+    likelihood, not a maximum. Replacing the eigenvalue by its absolute value
+    keeps Newton's step length along that direction but turns it back to the
+    way EM itself goes (the "saddle-free Newton" of Dauphin et al., 2014),
+    so the step escapes the saddle instead of converging to it.
+    """
+    values, vectors = np.linalg.eig(square)
+    if np.all(values.real > -SADDLE_TOL) or np.any(values.real < -SADDLE_FAST):
+        return None
+    if np.linalg.cond(vectors) > 1e8:
+        return None
+    values = np.abs(values.real) + 1j * values.imag
+    if np.any(values == 0.0):
+        return None
+    rhs = np.zeros(square.shape[0])
+    rhs[0] = beta
+    return (vectors @ (np.linalg.solve(vectors, rhs) / values)).real
 
 
 # ============================================================================
@@ -305,8 +359,15 @@ MAX_KRYLOV = 40
 KRYLOV_RTOL = 1e-8
 #: Relative size of the difference step for the Jacobian-vector products.
 JACOBIAN_STEP = 1e-7
-#: Newton attempts that may fail before the run goes on with SQUAREM alone.
-MAX_NEWTON_FAILURES = 3
+#: Ritz values of (I - J) below -SADDLE_TOL mark a saddle of the likelihood
+#: (EM's map expands there); smaller ones are taken as the noise of the
+#: difference-quotient Jacobian products (step JACOBIAN_STEP).
+SADDLE_TOL = 1e-6
+#: ... and only those above -SADDLE_FAST are flipped: below it EM leaves the
+#: saddle by itself at a rate of at least 1 + SADDLE_FAST per step (its
+#: distance doubles in ~14 steps), and the Newton model there is poor (a
+#: flipped step tends to overshoot into another basin of attraction).
+SADDLE_FAST = 0.05
 #: Newton steps in one attempt; more means it is not converging quadratically.
 MAX_NEWTON_STEPS = 10
 
@@ -352,6 +413,14 @@ def _repairs(report):
     """(kind, component) pairs an M step had to repair (see MStepReport)."""
     return {(kind, k) for kind in ("empty", "collapsed", "singular")
             for k in getattr(report, kind)}
+
+
+def _kills(before, after):
+    """Whether a component alive in ``before`` is dead in ``after``. A
+    Newton step, linear in the log-weights, can jump onto the boundary
+    where a component has no weight: a fixed point of EM (a dead component
+    stays dead) that is not a maximum, since EM kept it alive."""
+    return bool(np.any((after.weights < ALIVE) & (before.weights >= ALIVE)))
 
 
 class _Point:
@@ -400,6 +469,7 @@ class AcceleratedEM:
         self.newton_allowed = newton and tol is None
         self.newton_start = NEWTON_START
         self.newton_failures = 0
+        self.newton_retry = 0
         self.steps = StepLength()
         self.recent_rates = []
         self.lower_bounds = []
@@ -459,7 +529,7 @@ class AcceleratedEM:
         # decide instead -- if they cost fewer passes than EM would need.
         newton = self.newton_allowed and \
             self._em_passes_needed(gap) > min(u0.size, MAX_KRYLOV) + 2
-        if newton and gap <= self.newton_start:
+        if newton and (gap <= self.newton_start or self._newton_due()):
             return self._newton()
         if not newton and gap <= self.gap_tol and \
                 step_size(p1.params, p1.image) <= STEP_TOL:
@@ -477,10 +547,12 @@ class AcceleratedEM:
             self._em_step(p1.image)
         return False
 
-    def _try(self, candidate, reference):
+    def _try(self, candidate, reference, keep_alive=False):
         """Finish ``candidate`` with an EM step and keep G(candidate) if its
         log-likelihood is at least ``reference`` (two passes; none if the
-        candidate is None). Returns that log-likelihood (-inf if not finite)."""
+        candidate is None). Returns that log-likelihood (-inf if not finite).
+        With ``keep_alive``, also refuse it if it takes a component's weight
+        below ``ALIVE`` where EM's next iterate has it above."""
         if candidate is None:
             return -np.inf
         _, image, report = self.evaluate(candidate, probe=True)
@@ -491,7 +563,8 @@ class AcceleratedEM:
         # (say along a flat direction of the likelihood, where weights are
         # not identified): EM itself would approach such a boundary slowly.
         if next_image is not None and stabilised >= reference and \
-                _repairs(next_report) <= self.current_repairs:
+                _repairs(next_report) <= self.current_repairs and \
+                not (keep_alive and _kills(self.current.image, next_image)):
             self.report.merge(report)
             self._keep(image, stabilised, next_image, next_report)
         return stabilised
@@ -509,6 +582,20 @@ class AcceleratedEM:
             return np.inf
         return change * rate * rate / (1.0 - rate * rate)
 
+    def _newton_due(self):
+        """Whether Newton is to be tried again whatever SQUAREM's gap
+        estimate says: after a failed attempt, once SQUAREM has spent as many
+        passes as that attempt cost, doubled for every further consecutive
+        failure. A failure says that Newton's local model was poor where it
+        happened (near a saddle, say), not that the rest of the run is out of
+        its reach; but the gap estimate may never again fall below the
+        lowered threshold: on a ridge of overlapping components SQUAREM's
+        gains stay small and its rate estimate near or above 1 (infinite
+        gap), and it crawls there for hundreds of passes where Newton takes a
+        few steps. The doubling bounds the passes spent on failing attempts
+        to about half of the run."""
+        return self.newton_failures > 0 and self.n_passes >= self.newton_retry
+
     def _em_passes_needed(self, gap):
         """EM steps to bring ``gap`` down to ``gap_tol`` at the recent rate."""
         rate = max(self.recent_rates)
@@ -521,37 +608,51 @@ class AcceleratedEM:
     def _newton(self):
         """Newton steps from the current point until converged (True) or a
         step is refused (False: SQUAREM goes on, and Newton is tried again
-        once SQUAREM's gap estimate is 100 times smaller)."""
+        once SQUAREM's gap estimate is 100 times smaller, or when
+        ``_newton_due``).
+
+        Near a saddle of the likelihood the steps are saddle-free (see
+        ``gmres``): plain Newton on G(theta) = theta converges to any fixed
+        point of EM, a saddle included, and parks the run there, where EM
+        moves away only at the rate of its largest eigenvalue (1 + 1e-3,
+        say): hundreds of passes of gains near 1e-12.
+        """
+        start = self.n_passes
         for _ in range(MAX_NEWTON_STEPS):
             point = self.current
             u, g = to_vector(point.params), to_vector(point.image)
             residual = g - u
             if not np.any(residual):
                 return True
-            delta = gmres(self._jacobian_product(point, u, g), residual,
-                          min(u.size, MAX_KRYLOV), KRYLOV_RTOL)
+            delta, at_saddle = gmres(self._jacobian_product(point, u, g), residual,
+                                     min(u.size, MAX_KRYLOV), KRYLOV_RTOL,
+                                     saddle_free=True)
             full = self._try(from_vector(u + delta, point.params, self.model),
-                             point.lower_bound)
-            if full >= point.lower_bound:
+                             point.lower_bound, keep_alive=True)
+            # _try may refuse a candidate that gains (it would empty or
+            # collapse a component): only a kept point is progress. Near a
+            # saddle, a small gain or loss is no sign of convergence.
+            if self.current is not point:
                 gain = full - point.lower_bound
                 self._trace(gain, None, newton=1.0)
-                if gain <= self.gap_tol and \
+                if gain <= self.gap_tol and not at_saddle and \
                         step_size(self.current.params, self.current.image) <= STEP_TOL:
                     return True
                 continue
-            if full >= point.lower_bound - self.gap_tol:
+            if point.lower_bound - self.gap_tol <= full < point.lower_bound and \
+                    not at_saddle:
                 # Newton's step to the optimum moves the log-likelihood by
                 # less than the tolerance (it loses at the rounding level).
                 return True
             short = self._try(from_vector(u + 0.3 * delta, point.params, self.model),
-                              point.lower_bound)
-            if not short >= point.lower_bound:
+                              point.lower_bound, keep_alive=True)
+            if self.current is point:
                 break
             self._trace(short - point.lower_bound, None, newton=0.3)
         self.newton_failures += 1
         self.newton_start /= 100.0
-        if self.newton_failures >= MAX_NEWTON_FAILURES:
-            self.newton_allowed = False
+        self.newton_retry = self.n_passes + \
+            (self.n_passes - start) * 2 ** (self.newton_failures - 1)
         return False
 
     def _jacobian_product(self, point, u, g):
