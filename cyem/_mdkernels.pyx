@@ -29,6 +29,10 @@ log(w_k g(x; k)) = log_norm[k] - 0.5 ||(x - mu_k) U_k||^2.
 Statistics vector: [L, W, N (K), S (K*d), Q (K*d or K*d*d)] with
 S_k = sum_i v_i r_ik (x_i - mu_k) and Q the matching second moments, both
 shifted by the current means.
+
+The per-block kernels of both kinds are a public C-level API, declared in
+``_mdkernels.pxd`` and re-exported by ``cyem/__init__.pxd``; ``accumulate_stats``
+and ``evaluate`` below call the same functions from their ``prange``.
 """
 
 import numpy as np
@@ -67,6 +71,7 @@ cdef extern from "cyem_md_kernels.h" nogil:
                                    double *scratch, double *out_log_lik,
                                    double *out_resp, int64_t *out_label)
     enum: CYEM_MD_SMALL_D
+    size_t CYEM_MD_FULL_SMALL_SCRATCH_DOUBLES(Py_ssize_t K, Py_ssize_t d)
     void cyem_md_full_small_accumulate_f64(const double *x, const double *origin,
                                            const double *inv_scale,
                                            const double *sample_weight, Py_ssize_t n,
@@ -135,8 +140,8 @@ def n_stats(Py_ssize_t K, Py_ssize_t d, int kind):
 def scratch_size(Py_ssize_t K, Py_ssize_t d, int kind):
     """Doubles of per-thread scratch memory."""
     if kind == FULL:
-        return (2 * d + K + 3) * CYEM_TILE
-    return <Py_ssize_t> CYEM_MD_DIAG_SCRATCH_DOUBLES(K, d)
+        return full_scratch_size(K, d)
+    return diag_scratch_size(K, d)
 
 
 def make_scratch(Py_ssize_t K, Py_ssize_t d, int kind, int n_threads):
@@ -249,6 +254,152 @@ cdef void _full_evaluate_block(const floating *x, const double *origin,
         start += m
 
 
+# ---- one block of one kernel kind ------------------------------------------
+
+cdef inline void _accumulate_block(int kind, const floating *X, const double *origin,
+                                   const double *inv_scale, const double *sample_weight,
+                                   Py_ssize_t n, Py_ssize_t d, Py_ssize_t K,
+                                   const double *means, const double *log_norm,
+                                   const double *prec, bint tied, double *scratch,
+                                   double *stats) noexcept nogil:
+    """Add the statistics of X[0:n] to stats with the kernel of ``kind`` (the
+    small-d C path or the BLAS path for FULL; see the module docstring)."""
+    if kind == KIND_FULL and d <= CYEM_MD_SMALL_D:
+        if floating is double:
+            cyem_md_full_small_accumulate_f64(X, origin, inv_scale, sample_weight, n, d, K,
+                                              means, log_norm, prec, tied, scratch, stats)
+        else:
+            cyem_md_full_small_accumulate_f32(X, origin, inv_scale, sample_weight, n, d, K,
+                                              means, log_norm, prec, tied, scratch, stats)
+    elif kind == KIND_FULL:
+        _full_accumulate_block(X, origin, inv_scale, sample_weight, n, d, K, means,
+                               log_norm, prec, tied, scratch, stats)
+    elif floating is double:
+        cyem_md_diag_accumulate_f64(X, origin, inv_scale, sample_weight, n, d, K, means,
+                                    log_norm, prec, scratch, stats)
+    else:
+        cyem_md_diag_accumulate_f32(X, origin, inv_scale, sample_weight, n, d, K, means,
+                                    log_norm, prec, scratch, stats)
+
+
+cdef inline void _evaluate_block(int kind, const floating *X, const double *origin,
+                                 const double *inv_scale, Py_ssize_t n, Py_ssize_t d,
+                                 Py_ssize_t K, const double *means, const double *log_norm,
+                                 const double *prec, bint tied, double *scratch,
+                                 double *out_log_lik, double *out_resp,
+                                 int64_t *out_label) noexcept nogil:
+    """Per-point outputs of X[0:n] with the kernel of ``kind``."""
+    if kind == KIND_FULL and d <= CYEM_MD_SMALL_D:
+        if floating is double:
+            cyem_md_full_small_evaluate_f64(X, origin, inv_scale, n, d, K, means, log_norm,
+                                            prec, tied, scratch, out_log_lik, out_resp,
+                                            out_label)
+        else:
+            cyem_md_full_small_evaluate_f32(X, origin, inv_scale, n, d, K, means, log_norm,
+                                            prec, tied, scratch, out_log_lik, out_resp,
+                                            out_label)
+    elif kind == KIND_FULL:
+        _full_evaluate_block(X, origin, inv_scale, n, d, K, means, log_norm, prec, tied,
+                             scratch, out_log_lik, out_resp, out_label)
+    elif floating is double:
+        cyem_md_diag_evaluate_f64(X, origin, inv_scale, n, d, K, means, log_norm, prec,
+                                  scratch, out_log_lik, out_resp, out_label)
+    else:
+        cyem_md_diag_evaluate_f32(X, origin, inv_scale, n, d, K, means, log_norm, prec,
+                                  scratch, out_log_lik, out_resp, out_label)
+
+
+# ---- public C-level API (declared and documented in _mdkernels.pxd) ----------
+
+cdef Py_ssize_t diag_scratch_size(Py_ssize_t n_components,
+                                  Py_ssize_t n_features) noexcept nogil:
+    return <Py_ssize_t> CYEM_MD_DIAG_SCRATCH_DOUBLES(n_components, n_features)
+
+
+cdef Py_ssize_t full_scratch_size(Py_ssize_t n_components,
+                                  Py_ssize_t n_features) noexcept nogil:
+    # The small-d C path needs one tile row more than the BLAS path.
+    return <Py_ssize_t> CYEM_MD_FULL_SMALL_SCRATCH_DOUBLES(n_components, n_features)
+
+
+cdef void accumulate_diag_block_f64(
+        const double* X, const double* origin, const double* inv_scale,
+        const double* sample_weight, Py_ssize_t n_samples, Py_ssize_t n_features,
+        Py_ssize_t n_components, const double* means, const double* log_norm,
+        const double* prec, double* scratch, double* stats) noexcept nogil:
+    _accumulate_block(KIND_DIAG, X, origin, inv_scale, sample_weight, n_samples, n_features,
+                      n_components, means, log_norm, prec, False, scratch, stats)
+
+
+cdef void accumulate_diag_block_f32(
+        const float* X, const double* origin, const double* inv_scale,
+        const double* sample_weight, Py_ssize_t n_samples, Py_ssize_t n_features,
+        Py_ssize_t n_components, const double* means, const double* log_norm,
+        const double* prec, double* scratch, double* stats) noexcept nogil:
+    _accumulate_block(KIND_DIAG, X, origin, inv_scale, sample_weight, n_samples, n_features,
+                      n_components, means, log_norm, prec, False, scratch, stats)
+
+
+cdef void evaluate_diag_block_f64(
+        const double* X, const double* origin, const double* inv_scale,
+        Py_ssize_t n_samples, Py_ssize_t n_features, Py_ssize_t n_components,
+        const double* means, const double* log_norm, const double* prec,
+        double* scratch, double* out_log_lik, double* out_resp,
+        int64_t* out_label) noexcept nogil:
+    _evaluate_block(KIND_DIAG, X, origin, inv_scale, n_samples, n_features, n_components,
+                    means, log_norm, prec, False, scratch, out_log_lik, out_resp, out_label)
+
+
+cdef void evaluate_diag_block_f32(
+        const float* X, const double* origin, const double* inv_scale,
+        Py_ssize_t n_samples, Py_ssize_t n_features, Py_ssize_t n_components,
+        const double* means, const double* log_norm, const double* prec,
+        double* scratch, double* out_log_lik, double* out_resp,
+        int64_t* out_label) noexcept nogil:
+    _evaluate_block(KIND_DIAG, X, origin, inv_scale, n_samples, n_features, n_components,
+                    means, log_norm, prec, False, scratch, out_log_lik, out_resp, out_label)
+
+
+cdef void accumulate_full_block_f64(
+        const double* X, const double* origin, const double* inv_scale,
+        const double* sample_weight, Py_ssize_t n_samples, Py_ssize_t n_features,
+        Py_ssize_t n_components, const double* means, const double* log_norm,
+        const double* prec_chol, int tied, double* scratch, double* stats) noexcept nogil:
+    _accumulate_block(KIND_FULL, X, origin, inv_scale, sample_weight, n_samples, n_features,
+                      n_components, means, log_norm, prec_chol, tied != 0, scratch, stats)
+
+
+cdef void accumulate_full_block_f32(
+        const float* X, const double* origin, const double* inv_scale,
+        const double* sample_weight, Py_ssize_t n_samples, Py_ssize_t n_features,
+        Py_ssize_t n_components, const double* means, const double* log_norm,
+        const double* prec_chol, int tied, double* scratch, double* stats) noexcept nogil:
+    _accumulate_block(KIND_FULL, X, origin, inv_scale, sample_weight, n_samples, n_features,
+                      n_components, means, log_norm, prec_chol, tied != 0, scratch, stats)
+
+
+cdef void evaluate_full_block_f64(
+        const double* X, const double* origin, const double* inv_scale,
+        Py_ssize_t n_samples, Py_ssize_t n_features, Py_ssize_t n_components,
+        const double* means, const double* log_norm, const double* prec_chol, int tied,
+        double* scratch, double* out_log_lik, double* out_resp,
+        int64_t* out_label) noexcept nogil:
+    _evaluate_block(KIND_FULL, X, origin, inv_scale, n_samples, n_features, n_components,
+                    means, log_norm, prec_chol, tied != 0, scratch, out_log_lik, out_resp,
+                    out_label)
+
+
+cdef void evaluate_full_block_f32(
+        const float* X, const double* origin, const double* inv_scale,
+        Py_ssize_t n_samples, Py_ssize_t n_features, Py_ssize_t n_components,
+        const double* means, const double* log_norm, const double* prec_chol, int tied,
+        double* scratch, double* out_log_lik, double* out_resp,
+        int64_t* out_label) noexcept nogil:
+    _evaluate_block(KIND_FULL, X, origin, inv_scale, n_samples, n_features, n_components,
+                    means, log_norm, prec_chol, tied != 0, scratch, out_log_lik, out_resp,
+                    out_label)
+
+
 # ---- Python-level entry points ---------------------------------------------
 
 def accumulate_stats(const floating[:, ::1] X, const double[::1] sample_weight,
@@ -303,36 +454,10 @@ def accumulate_stats(const floating[:, ::1] X, const double[::1] sample_weight,
         stop = min(start + bs, n)
         buf = &scratch[threadid(), 0]
         memset(&block_stats[b, 0], 0, ns * sizeof(double))
-        if kind == KIND_FULL and d <= CYEM_MD_SMALL_D:
-            if floating is double:
-                cyem_md_full_small_accumulate_f64(
-                    &X[start, 0], &origin[0], &inv_scale[0],
-                    (w_ptr + start) if w_ptr != NULL else NULL, stop - start, d, K,
-                    &means[0, 0], &log_norm[0], &prec_flat[0], tied, buf,
-                    &block_stats[b, 0])
-            else:
-                cyem_md_full_small_accumulate_f32(
-                    &X[start, 0], &origin[0], &inv_scale[0],
-                    (w_ptr + start) if w_ptr != NULL else NULL, stop - start, d, K,
-                    &means[0, 0], &log_norm[0], &prec_flat[0], tied, buf,
-                    &block_stats[b, 0])
-        elif kind == KIND_FULL:
-            _full_accumulate_block(&X[start, 0], &origin[0], &inv_scale[0],
-                                   (w_ptr + start) if w_ptr != NULL else NULL,
-                                   stop - start, d, K, &means[0, 0], &log_norm[0],
-                                   &prec_flat[0], tied, buf, &block_stats[b, 0])
-        elif floating is double:
-            cyem_md_diag_accumulate_f64(&X[start, 0], &origin[0], &inv_scale[0],
-                                        (w_ptr + start) if w_ptr != NULL else NULL,
-                                        stop - start, d, K, &means[0, 0],
-                                        &log_norm[0], &prec_flat[0], buf,
-                                        &block_stats[b, 0])
-        else:
-            cyem_md_diag_accumulate_f32(&X[start, 0], &origin[0], &inv_scale[0],
-                                        (w_ptr + start) if w_ptr != NULL else NULL,
-                                        stop - start, d, K, &means[0, 0],
-                                        &log_norm[0], &prec_flat[0], buf,
-                                        &block_stats[b, 0])
+        _accumulate_block(kind, &X[start, 0], &origin[0], &inv_scale[0],
+                          (w_ptr + start) if w_ptr != NULL else NULL, stop - start, d, K,
+                          &means[0, 0], &log_norm[0], &prec_flat[0], tied, buf,
+                          &block_stats[b, 0])
     with nogil:
         for b in range(nb):
             for j in range(ns):
@@ -369,39 +494,11 @@ def evaluate(const floating[:, ::1] X, const double[:, ::1] means,
         start = b * bs
         stop = min(start + bs, n)
         buf = &scratch[threadid(), 0]
-        if kind == KIND_FULL and d <= CYEM_MD_SMALL_D:
-            if floating is double:
-                cyem_md_full_small_evaluate_f64(
-                    &X[start, 0], &origin[0], &inv_scale[0], stop - start, d, K,
-                    &means[0, 0], &log_norm[0], &prec_flat[0], tied, buf,
-                    (ll_ptr + start) if ll_ptr != NULL else NULL,
-                    (resp_ptr + start * K) if resp_ptr != NULL else NULL,
-                    (label_ptr + start) if label_ptr != NULL else NULL)
-            else:
-                cyem_md_full_small_evaluate_f32(
-                    &X[start, 0], &origin[0], &inv_scale[0], stop - start, d, K,
-                    &means[0, 0], &log_norm[0], &prec_flat[0], tied, buf,
-                    (ll_ptr + start) if ll_ptr != NULL else NULL,
-                    (resp_ptr + start * K) if resp_ptr != NULL else NULL,
-                    (label_ptr + start) if label_ptr != NULL else NULL)
-        elif kind == KIND_FULL:
-            _full_evaluate_block(&X[start, 0], &origin[0], &inv_scale[0], stop - start, d, K, &means[0, 0],
-                                 &log_norm[0], &prec_flat[0], tied, buf,
-                                 (ll_ptr + start) if ll_ptr != NULL else NULL,
-                                 (resp_ptr + start * K) if resp_ptr != NULL else NULL,
-                                 (label_ptr + start) if label_ptr != NULL else NULL)
-        elif floating is double:
-            cyem_md_diag_evaluate_f64(&X[start, 0], &origin[0], &inv_scale[0], stop - start, d, K, &means[0, 0],
-                                      &log_norm[0], &prec_flat[0], buf,
-                                      (ll_ptr + start) if ll_ptr != NULL else NULL,
-                                      (resp_ptr + start * K) if resp_ptr != NULL else NULL,
-                                      (label_ptr + start) if label_ptr != NULL else NULL)
-        else:
-            cyem_md_diag_evaluate_f32(&X[start, 0], &origin[0], &inv_scale[0], stop - start, d, K, &means[0, 0],
-                                      &log_norm[0], &prec_flat[0], buf,
-                                      (ll_ptr + start) if ll_ptr != NULL else NULL,
-                                      (resp_ptr + start * K) if resp_ptr != NULL else NULL,
-                                      (label_ptr + start) if label_ptr != NULL else NULL)
+        _evaluate_block(kind, &X[start, 0], &origin[0], &inv_scale[0], stop - start, d, K,
+                        &means[0, 0], &log_norm[0], &prec_flat[0], tied, buf,
+                        (ll_ptr + start) if ll_ptr != NULL else NULL,
+                        (resp_ptr + start * K) if resp_ptr != NULL else NULL,
+                        (label_ptr + start) if label_ptr != NULL else NULL)
 
 
 # ---- initialisation: k-means in d dimensions ---------------------------------
