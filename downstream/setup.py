@@ -1,7 +1,7 @@
 """Build the example extension against the INSTALLED cyem.
 
 ``cyem.get_include()`` is the directory that contains the ``cyem`` package, so
-Cython finds ``cyem/_kernels.pxd`` there. OpenMP is optional: without it the
+Cython finds ``cyem/__init__.pxd`` (``from cyem cimport ...``) there. OpenMP is optional: without it the
 prange loop runs on one thread and gives the same numbers.
 """
 
@@ -55,10 +55,13 @@ class BuildExt(build_ext):
         super().build_extensions()
 
 
-ext = Extension("cyem_downstream._ops", ["cyem_downstream/_ops.pyx"])
+# _ops cimports from ``cyem`` (the public path); _legacy from ``cyem._kernels``
+# (the deprecated path, kept working for one release).
+exts = [Extension(f"cyem_downstream.{name}", [f"cyem_downstream/{name}.pyx"])
+        for name in ("_ops", "_legacy")]
 setup(
     ext_modules=cythonize(
-        [ext],
+        exts,
         include_path=[cyem.get_include()],
         compiler_directives={"language_level": 3},
     ),
