@@ -112,7 +112,8 @@ echo "  $(basename "$SDIST")  $(basename "$WHEEL")"
 
 step "file lists: sdist and wheel"
 tar -tzf "$SDIST" > "$WORK/sdist-files.txt"
-for f in cyem/_kernels.pyx cyem/_kernels.pxd cyem/src/cyem_kernels.h cyem/src/cyem_openmp.h \
+for f in cyem/_kernels.pyx cyem/_kernels.pxd cyem/__init__.pxd cyem/_mdkernels.pxd \
+         cyem/src/cyem_kernels.h cyem/src/cyem_openmp.h \
          setup.py pyproject.toml LICENSE README.md; do
     require "$WORK/sdist-files.txt" "^cyem-$VERSION/$f\$" "sdist lacks $f"
 done
@@ -120,7 +121,9 @@ forbid "$WORK/sdist-files.txt" '\.(so|pyd|dylib)$' "sdist contains a compiled bi
 echo "  sdist: $(wc -l < "$WORK/sdist-files.txt") entries, .pyx/.pxd/headers present, no binaries"
 
 python -m zipfile -l "$WHEEL" > "$WORK/wheel-files.txt"
-require "$WORK/wheel-files.txt" '^cyem/_kernels\.pxd ' "wheel lacks the public cyem/_kernels.pxd"
+for pxd in __init__ _kernels _mdkernels; do
+    require "$WORK/wheel-files.txt" "^cyem/$pxd\\.pxd " "wheel lacks the public cyem/$pxd.pxd"
+done
 require "$WORK/wheel-files.txt" '^cyem/_kernels\.[^ ]*\.so ' "wheel lacks the compiled cyem/_kernels"
 forbid "$WORK/wheel-files.txt" '\.c ' "wheel contains generated C sources"
 require "$WORK/wheel-files.txt" '\.dist-info/licenses/LICENSE ' "wheel lacks its LICENSE"
@@ -131,7 +134,7 @@ with zipfile.ZipFile(sys.argv[1]) as whl:
     sys.stdout.write(whl.read(name).decode("utf-8"))
 EOF
 require "$WORK/wheel-license.txt" 'GCC RUNTIME LIBRARY EXCEPTION' "wheel LICENSE lacks libgomp's licence"
-echo "  wheel: .pxd present, no .c, LICENSE carries the libgomp licence"
+echo "  wheel: .pxd files present, no .c, LICENSE carries the libgomp licence"
 
 # ---------------------------------------------------------------------------
 step "auditwheel repair (bundles libgomp) and auditwheel show"

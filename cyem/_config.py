@@ -19,7 +19,8 @@ def get_include():
     -------
     path : str
         Absolute path of the directory holding the ``cyem`` package, in which
-        ``cyem/_kernels.pxd`` declares the public C-level kernels.
+        ``cyem/__init__.pxd`` is the public C-level API (it re-exports the
+        kernels declared in ``cyem/_kernels.pxd`` and ``cyem/_mdkernels.pxd``).
 
     See Also
     --------
@@ -28,14 +29,14 @@ def get_include():
     Examples
     --------
     In a ``setup.py`` that builds Cython code with
-    ``from cyem._kernels cimport ...``::
+    ``from cyem cimport ...``::
 
         cythonize(extensions, include_path=[cyem.get_include()])
 
     The directory holds the public ``.pxd``:
 
     >>> import os, cyem
-    >>> os.path.isfile(os.path.join(cyem.get_include(), "cyem", "_kernels.pxd"))
+    >>> os.path.isfile(os.path.join(cyem.get_include(), "cyem", "__init__.pxd"))
     True
     """
     return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -1,11 +1,14 @@
 # cython: language_level=3
 """Public Cython API of cyem: the nogil kernels of the univariate EM.
 
-Other Cython code can ``from cyem._kernels cimport accumulate_block_f64`` and
-call these functions inside its own ``nogil`` (and ``prange``) blocks. They are
-exported through the module's C-API capsule, so a consumer needs no header
-file, only this ``.pxd`` (installed with the wheel) and ``import cyem._kernels``
-at run time, which Cython performs automatically on cimport.
+Other Cython code can ``from cyem cimport accumulate_block_f64`` (the package's
+``__init__.pxd`` re-exports the declarations of this file, where each is made
+once) and call these functions inside its own ``nogil`` (and ``prange``)
+blocks. They are exported through this module's C-API capsule, so a consumer
+needs no header file, only the ``.pxd`` files (installed with the wheel) and
+``import cyem._kernels`` at run time, which Cython performs automatically on
+cimport. ``from cyem._kernels cimport ...`` still works in this release and is
+deprecated (docs/cython.rst).
 
 Conventions shared by every function below
 ------------------------------------------

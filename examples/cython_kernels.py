@@ -10,7 +10,7 @@ the repository's ``downstream/`` package is the complete, tested version (see
 
 The package needs three pieces. First, ``pyproject.toml``: cyem is needed at
 build time (Cython reads its ``.pxd``) and at run time (the functions are
-found through the ``cyem._kernels`` module when yours is imported).
+found through cyem's kernel modules when yours is imported).
 
 .. code-block:: toml
 
@@ -51,7 +51,7 @@ number of threads.
     # cython: language_level=3, boundscheck=False, wraparound=False
     import numpy as np
     from libc.math cimport M_PI, log, sqrt
-    from cyem._kernels cimport accumulate_block_f64, scratch_size
+    from cyem cimport accumulate_block_f64, scratch_size
 
     def log_likelihood(const double[::1] x, const double[::1] weights,
                        const double[::1] means, const double[::1] variances):
