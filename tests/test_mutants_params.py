@@ -221,6 +221,23 @@ def test_multivariate_recentre_holds_the_means_and_uses_them_for_the_covariances
     np.testing.assert_allclose(new.covariances, cov, rtol=1e-11, atol=1e-12)
 
 
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_multivariate_recentre_keeps_small_scatters(covariance_type):
+    # two points at +-0.1 (feature 0) and +-0.2 (feature 1) around a held mean
+    # of 0: sums of squares 0.02 and 0.08, far below 1
+    X = np.array([[-0.1, 0.2], [0.1, -0.2]])
+    centres, fixed = np.array([[0.05, 0.05]]), np.zeros((1, 2))
+    kind = _md_previous(covariance_type, centres).kind
+    stats = md.recentre(_md_stats(X, np.ones((2, 1)), np.ones(2), centres, kind), 1, 2,
+                        kind, centres, fixed)
+    _, _, _, sums, moments = md.split_stats(stats, 1, 2, kind)
+    np.testing.assert_array_equal(sums, 0.0)
+    expected = np.array([[0.02, -0.04], [-0.04, 0.08]])       # sum x x^T
+    if kind != _mdkernels.FULL:
+        expected = np.diag(expected)
+    np.testing.assert_allclose(moments[0], expected, rtol=1e-13, atol=1e-17)
+
+
 @pytest.mark.parametrize("covariance_type", ["full", "diag", "spherical"])
 def test_multivariate_m_step_keeps_an_empty_component(covariance_type):
     X, resp, v, centres = _md_problem(2)
