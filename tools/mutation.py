@@ -298,7 +298,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("module", help="e.g. cyem/_frame.py")
     parser.add_argument("--tests", nargs="+", help="target test files (default: per module)")
-    parser.add_argument("--pytest-args", default="", help="extra pytest arguments, e.g. \"-m 'not slow'\"")
+    parser.add_argument("--pytest-args", default="",
+                        help="extra pytest arguments, e.g. \"-k 'not slow'\"")
     parser.add_argument("--timeout", type=float, default=120.0,
                         help="per mutant, seconds (at least twice the coverage run)")
     parser.add_argument("--sample", type=int, help="run a random sample of this many mutants")
@@ -347,7 +348,8 @@ def main(argv=None) -> int:
         probe = tmp / "test_probe.py"
         probe.write_text("import cyem\ndef test_where():\n    print('CYEM_FILE', cyem.__file__)\n")
         code, out = _pytest([str(probe), "-s", "--rootdir", str(REPO)], env, 120)
-        where = next((line.split()[1] for line in out.splitlines() if line.startswith("CYEM_FILE")), None)
+        where = next((line.split()[1] for line in out.splitlines()
+                      if line.startswith("CYEM_FILE")), None)
         if code != 0 or where is None or not where.startswith(str(package_root)):
             print(out)
             raise SystemExit(f"cyem imported from {where}, not from the mutated copy")
