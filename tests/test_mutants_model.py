@@ -120,3 +120,9 @@ def test_multivariate_model_converts_between_the_frame_and_data_units(covariance
     np.testing.assert_allclose(back.precisions_cholesky, prec_chol, rtol=1e-15)
     np.testing.assert_array_equal(back.covariances, cov)
     np.testing.assert_array_equal(back.means, params.means)
+
+
+def test_univariate_from_data_units_names_the_far_means():
+    model = UnivariateModel(np.array([1.0, 2.0, 3.0]), None, "full", 0.0, 1, frame=FRAME)
+    with pytest.raises(ValueError, match="^mu lies more than"):
+        model.from_data_units(np.ones(1), np.array([1e200]), np.ones(1), names=("mu", "sd"))
