@@ -75,6 +75,9 @@ def test_run_em_counts_iterations_and_prints_every_verbose_interval(capsys):
     np.testing.assert_allclose(printed, [run.lower_bounds[2], run.lower_bounds[5]], rtol=1e-9)
     run_em(model, params, tol=0.0, max_iter=7, verbose=1, verbose_interval=3)
     assert capsys.readouterr().out == ""            # iterations only from verbose=2
+    # scikit-learn's default verbose_interval, 10
+    run_em(model, params, tol=0.0, max_iter=10, verbose=2)
+    assert capsys.readouterr().out.lstrip().startswith("Iteration 10\t")
     # the first change is measured from -inf, as in scikit-learn: +inf
     run_em(model, params, tol=0.0, max_iter=1, verbose=2, verbose_interval=1)
     assert capsys.readouterr().out.rstrip().endswith("change inf")
