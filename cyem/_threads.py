@@ -17,31 +17,36 @@ Rules
   units, where a unit is one (point, component) pair of a univariate model
   and a pair of a d-dimensional model weighs ``work_per_point(d, type)``
   units (0.4 d for diagonal and spherical, 0.16 d^2 for full and tied: the
-  ratios of the one-thread pass times below).
+  ratios of the one-thread pass times of this benchmark, 0.4 d measured at
+  d = 8 and 0.12-0.16 d^2 at d = 8 and 20).
 
-  Measured with ``benchmarks/bench_threads.py crossover`` (AMD EPYC, 2 vCPUs,
-  passive waiting; minimum over 151 alternating batches, the machine shared
-  with other test runs at a load average of 3 to 4):
+  Measured with ``benchmarks/bench_threads.py crossover --repeats 41``
+  (AMD EPYC VM, 2 vCPUs, passive waiting, minimum over alternating batches,
+  in a quiet minute of a shared machine; load average 0.96 before, 1.5
+  after). Time of one pass, and the speed-up of 2 threads over 1:
 
-  =====================  ===========  ====================  ==================
-  one pass, K = 3         1 block      2 threads / 1 thread  2 threads win from
-  =====================  ===========  ====================  ==================
-  univariate              21 us        0.77 (2 blocks) to    8 blocks (32,768
-                                       0.95 (6 blocks)       points): 1.08x,
-                                                             1.18-1.29x at 12-16
-  d = 8 diagonal          64 us        0.94 to 1.03          (no free core)
-  d = 8 full (C)          218 us       (too noisy)           (no free core)
-  d = 20 full (BLAS)      ~1000 us     (too noisy)           (no free core)
-  =====================  ===========  ====================  ==================
+  ==================  =======  =============================  =================
+  K = 3               1 block  2 threads / 1 thread           2 threads win from
+  ==================  =======  =============================  =================
+  univariate          19 us    0.46-0.90 up to 6 blocks,      8 blocks, 32,768
+                               1.16 at 8, 1.35 at 12,         points
+                               1.80 at 64
+  d = 8 full (C)      192 us   1.10 at 2 blocks, 1.17-1.37    2 blocks, 8,192
+                               at 3-16, 1.76 at 24-32         points
+  d = 8 diagonal      58 us    0.90-1.19, 0.96 at 64 blocks   never on this VM
+  d = 20 full (BLAS)  961 us   0.99-1.01 at every size        never on this VM
+  ==================  =======  =============================  =================
 
-  The univariate crossover sets ``MIN_WORK_PER_THREAD`` (a second thread
-  from 32,768 points at K = 3, i.e. about 80 us of one-thread work per
-  thread); the multivariate models, whose second core was never free long
-  enough to measure a crossover, take the same work per thread through
-  their cost ratio: a second thread from 10,240 points for d = 8
-  diagonal K = 3, and from the second block (4,097 points) for full models
-  with d >= 8. The README's example (10,000 points, K = 2) and ``cyem demo``
-  (20,000, K = 2) run on one thread.
+  The univariate crossover sets ``MIN_WORK_PER_THREAD``: about 70 us of
+  one-thread work per thread. The diagonal and BLAS kernels did not run
+  faster on 2 threads at any size on this VM, whatever the load (as if the
+  two vCPUs shared one core's floating-point units), so their thresholds come from the same work per thread through
+  the one-thread cost ratio, as a hardware-neutral choice; the full C kernel
+  confirms it (rule: 2 threads from 3,200 points, i.e. the second block;
+  measured: 1.10x at 2 blocks). A second thread starts from 32,768 points
+  for univariate K = 3, 10,240 for d = 8 diagonal, and from the second
+  block (4,097 points) for full models with d >= 8. The README's example
+  (10,000 points, K = 2) and ``cyem demo`` (20,000, K = 2) run on one thread.
 
 * Waiting threads sleep, they do not spin. libgomp's threads spin for about
   300,000 iterations before sleeping whenever they wait (at the end of a
@@ -56,6 +61,23 @@ Rules
   OpenMP runtimes loaded later inherit it. It has no effect if the same
   runtime was loaded before cyem was imported (possible with a system
   libgomp in a source build; a wheel bundles its own copy).
+
+  ``benchmarks/bench_threads.py loaded`` (two busy processes on the 2 vCPUs,
+  other engineers' work on top; default fit time / one-thread time, median
+  of 3 alternating rounds of 3 fits):
+
+  ===========================  =================  ====================  ======
+  fit                          before (spinning,  now (passive, small   now,
+                               no serial rule)    inputs serial)        spins
+  ===========================  =================  ====================  ======
+  ``cyem demo`` (20,000)       9.3x               0.83x (one thread)    0.93x
+  README example (10,000)      106x               0.82x (one thread)    1.03x
+  heights, 1e6 points          1.23x              0.83x                 1.73x
+  d = 8 full K = 3, 1e5        2.14x              0.81x                 2.02x
+  ===========================  =================  ====================  ======
+
+  ("now, spins" is today's code with ``GOMP_SPINCOUNT=300000``, libgomp's
+  default: the two threaded fits are then as slow as before.)
 * Tests can force an exact thread count (:func:`forced_n_threads`), past the
   cap on usable cores and the small-input rule, to check on any machine that
   1, 2, 3, 8 or 64 threads give bitwise the same fit.
