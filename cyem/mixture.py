@@ -15,7 +15,7 @@ from ._init import INIT_PARAMS, starting_parameters
 from ._model import make_model
 from ._params import COVARIANCE_TYPES, covariances_for, variances_from_precisions
 from ._restarts import fit_model
-from ._threads import effective_n_threads, single_threaded_blas
+from ._threads import effective_n_threads, single_threaded_blas, threads_for
 from .exceptions import ConvergenceWarning, external_stacklevel, not_fitted_error
 
 def _feature_names(X, name="X"):
@@ -770,8 +770,11 @@ class GaussianMixture:
     def _evaluate(self, x, log_lik=False, resp=False, labels=False):
         """The evaluation kernel of the fitted model on validated data
         (``cyem._evaluate.evaluate``)."""
-        return evaluate(self._fitted(), x, effective_n_threads(self.n_threads),
-                        log_lik=log_lik, resp=resp, labels=labels)
+        # small inputs on one thread, as in fit (cyem._threads.threads_for)
+        n_threads = threads_for(x.shape[0], self.n_features_in_, self.weights_.shape[0],
+                                effective_n_threads(self.n_threads), self.covariance_type)
+        return evaluate(self._fitted(), x, n_threads, log_lik=log_lik, resp=resp,
+                        labels=labels)
 
     def _validated_input(self, X):
         self._check_input(X)
