@@ -108,3 +108,9 @@ def test_em_refuses_weights_that_are_not_one_dimensional():
             cyem.em(x, bad, [0.0, 1.0], [1.0, 1.0])
     with pytest.raises(TypeError, match="^tied must be a bool"):
         cyem.em(x, [0.5, 0.5], [0.0, 1.0], [1.0, 1.0], tied=1)
+
+
+def test_em_runs_at_most_1000_passes_by_default():
+    x, _ = _data(3)
+    res = cyem.em(x, [0.5, 0.5], [-1.0, 1.0], [1.0, 1.0], tol=0.0)   # never converges
+    assert res.n_iter == 1000 and res.history.shape == (1000,)
