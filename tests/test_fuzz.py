@@ -41,7 +41,6 @@ when the mark there is removed.
   with starting values or a reg_covar above ~1e6 overflows in the fit's frame
   (test_degenerate.py::test_tiny_span_with_large_variance,
   ::test_tiny_span_with_a_far_start); such examples are rejected.
-* the CLI's ``--seed`` >= 0 (test_cli_negative_seed_is_a_clear_error below);
   ``--n-samples`` <= ``CLI_MAX_SAMPLES`` only keeps the run short.
 """
 
@@ -656,11 +655,6 @@ def test_fuzz_cli(argv):
         assert "internal error" not in err, err
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "cyem/cli.py passes --seed to numpy.random.default_rng unchecked: a "
-    "negative seed ends with NumPy's message 'cyem: error: expected "
-    "non-negative integer', which does not say which argument is wrong. "
-    "Repro: python -m cyem demo --seed -1"))
 def test_cli_negative_seed_is_a_clear_error():
     status, out, err = run_cli(["demo", "--seed", "-1", "--n-samples", "50"])
     assert status in (1, 2)
