@@ -550,3 +550,50 @@ def test_more_components_than_distinct_values_is_a_clear_error():
         GaussianMixture(3).fit(x)
     with pytest.raises(ValueError, match="distinct"):
         cyem.em(x, [1 / 3] * 3, [1.0, 1.5, 2.0], [1.0] * 3)
+
+
+# ---------------------------------------------------------------------------
+# Bugs the broadened fuzzing found (issue 19), one regression test each
+# ---------------------------------------------------------------------------
+
+def test_one_dominant_sample_weight_gives_no_runtime_warning():
+    """np.cov's unbiased weighted factor is <= 0 once one weight is ~1e16 times
+    the others; the initialisation uses the population covariance instead."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        gm = GaussianMixture(1).fit([[0.0, 0.0], [1.0, 2.0]], sample_weight=[1.0, 1e16])
+        np.testing.assert_allclose(gm.means_, [[1.0, 2.0]], rtol=1e-12)
+        gm = GaussianMixture(3, means_init=[0.0, 0.0, 0.0]).fit(
+            [0.0, 1.0, 2.0], sample_weight=[1.0, 1.0, 1e17])
+        assert np.all(np.isfinite(gm.means_)) and np.all(np.isfinite(gm.covariances_))
+
+
+def test_em_totals_beyond_float64_are_clipped_not_infinite():
+    """A hopeless start with huge weights: the first total log-likelihood is
+    about -5e308, reported as the most negative double (documented)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        warnings.simplefilter("ignore", UserWarning)      # a single distinct value
+        res = cyem.em([1.0], [1.0], [0.0], [1e-150], sample_weight=[1e9], max_iter=1)
+    assert res.history[0] == -np.finfo(float).max
+    assert np.isfinite(res.log_likelihood)
+
+
+def test_sample_after_a_covariance_repaired_to_barely_positive_definite():
+    """covariances_ with a condition number ~1e17 (repaired with the smallest
+    jitter that factorises it): NumPy's Cholesky rejects it, so sample() draws
+    with the fit's own precision factor, and the draws have the covariance."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        gm = GaussianMixture(1, reg_covar=0.0, max_iter=1, means_init=np.zeros((1, 6))).fit(
+            [[1, 1, 1, -2, -3, -2], [0, -2, 1, 0, 0, 1]])
+    X, labels = gm.sample(4)
+    assert X.shape == (4, 6) and np.all(np.isfinite(X))
+    # on a well-conditioned fit the same sampler reproduces covariances_
+    rng = np.random.default_rng(0)
+    data = rng.multivariate_normal([0, 0, 0], [[2, .5, .3], [.5, 1, .2], [.3, .2, .5]], 5000)
+    for ctype in ("full", "tied"):
+        fit = GaussianMixture(1, covariance_type=ctype, random_state=0).fit(data)
+        draws, _ = fit.sample(200_000)
+        want = fit.covariances_[0] if ctype == "full" else fit.covariances_
+        np.testing.assert_allclose(np.cov(draws.T), want, atol=0.03)
