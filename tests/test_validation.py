@@ -244,7 +244,7 @@ BAD_INITIAL_PARAMS = [
     ("precisions_init", [1.0, np.nan], "spherical", ValueError),
     ("precisions_init", [1.0, np.inf], "full", ValueError),
     ("precisions_init", [1.0, 1e-320], "full", ValueError),  # 1 / p overflows to inf
-    ("precisions_init", [1.0, 1e200], "full", ValueError),
+    ("precisions_init", [1.0, 1e308], "full", ValueError),   # 1 / p is subnormal
     ("precisions_init", ["1", "1"], "full", TypeError),
     ("precisions_init", [1.0 + 1j, 1.0], "full", TypeError),
 ]
