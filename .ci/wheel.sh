@@ -164,7 +164,8 @@ step "test suite against the installed wheel, from outside the source tree"
 # suite, slow tests included; against the wheel the rest is enough to prove the
 # packaging, and keeps CI well within its time.
 mkdir -p "$WORK/testrun"
-cp -r "$SRC/tests" "$SRC/pyproject.toml" "$WORK/testrun/"
+# scripts/: tests/test_corpus.py reads the corpus cases from scripts/record_corpus.py
+cp -r "$SRC/tests" "$SRC/scripts" "$SRC/pyproject.toml" "$WORK/testrun/"
 (cd "$WORK/testrun" && CYEM_EXPECT_INSTALLED=1 CYEM_EXPECT_OPENMP=1 \
     "$USER_PY" -m pytest -p no:cacheprovider -q -m "not slow" tests)
 
