@@ -208,6 +208,8 @@ def test_weights_sum_to_one_and_parameters_stay_valid(x, n_components, covarianc
     sample_weight = np.linspace(0.0, 2.0, x.size) if weighted else None
     positive = x if sample_weight is None else x[sample_weight > 0]
     assume(np.unique(positive).size >= n_components)
+    # beyond double precision's variances: a documented ValueError (tests/test_frame.py)
+    assume(not (0 < np.ptp(x) < 2.0 ** -509 and reg_covar == 0.0))
     model = cyem.GaussianMixture(n_components, covariance_type=covariance_type,
                                  init_params=init_params, reg_covar=reg_covar,
                                  max_iter=30, random_state=0, n_threads=1)
